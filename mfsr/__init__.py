@@ -1,0 +1,16 @@
+"""mfsr: classical reconstruction-based multi-frame super-resolution.
+
+>>> import mfsr
+>>> hr = mfsr.reconstruct(frames, scale=4)          # doctest: +SKIP
+"""
+from . import degradation, metrics, priors, registration, solvers
+from .degradation import simulate, simulate_sequence
+from .interpolate import upsample
+from .motion import Motion
+from .pipeline import METHODS, reconstruct
+from .registration import register
+
+__version__ = "0.1.0"
+__all__ = ["reconstruct", "register", "simulate", "simulate_sequence", "upsample", "Motion",
+           "METHODS", "degradation", "metrics", "priors", "registration", "solvers",
+           "__version__"]

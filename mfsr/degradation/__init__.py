@@ -1,0 +1,13 @@
+"""The physics: PSFs, warps, blur + decimation, the system operator, noise, simulation."""
+from .noise import GaussianNoise, PoissonGaussianNoise, estimate_noise, make_noise
+from .presets import DEGRADATIONS, degradation_model
+from .psf import PSF, BicubicPSF, BoxPSF, GaussianPSF, KernelPSF, make_psf
+from .sampling import BlurDecimate
+from .simulate import Simulation, simulate, simulate_sequence
+from .system import SystemOperator
+from .warp import Warp, upsample_flow
+
+__all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf",
+           "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "GaussianNoise",
+           "PoissonGaussianNoise", "make_noise", "estimate_noise", "DEGRADATIONS",
+           "degradation_model", "simulate", "simulate_sequence", "Simulation"]

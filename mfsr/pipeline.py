@@ -1,0 +1,227 @@
+"""`reconstruct`: frames in, HR image out - the one call most users make."""
+from __future__ import annotations
+
+from . import kernels, solvers
+from ._validation import check_array, check_choice, check_float, check_int
+from .backend import resolve_backend, to_device
+from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
+from .degradation import SystemOperator, degradation_model, estimate_noise
+from .interpolate import upsample
+from .motion import Motion
+from .priors import make_prior
+from .registration import REGISTRATION_METHODS, register
+from .solvers.data_terms import make_data_term
+
+METHODS = ("map", "cg", "ibp", "saa", "saa_median")
+COLOR_MODES = ("luma", "rgb")
+DEFAULT_ITERATIONS = {"map": 20, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1}
+DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov"}
+
+# Prior weight rule, calibrated on bigbuckbunny crops (docs/methods.md):
+# lambda = PRIOR_GAIN[prior] * K * max(sigma, SIGMA_FLOOR).
+PRIOR_GAIN = {"tikhonov": 0.6}
+DEFAULT_PRIOR_GAIN = 5e-3
+SIGMA_FLOOR = 0.007
+
+
+def prior_weight(sigma, n_frames, prior="huber"):
+    """Default prior weight ``lambda`` from the noise level.
+
+    ``lambda = gain * K * max(sigma, 0.007)``. The data term sums over the K frames, so
+    the weight grows with K to keep the balance per frame; the floor stands for the model
+    errors (registration, quantisation) that even clean 8-bit video has. ``gain`` is
+    0.6 for the quadratic ``"tikhonov"`` prior and 5e-3 for the edge-preserving ones.
+
+    Parameters
+    ----------
+    sigma : float
+        Noise standard deviation, [0, 1] image units.
+    n_frames : int
+        Number of LR frames K.
+    prior : str
+        Name of the prior.
+
+    Returns
+    -------
+    float
+    """
+    gain = PRIOR_GAIN.get(prior, DEFAULT_PRIOR_GAIN)
+    return gain * n_frames * max(float(sigma), SIGMA_FLOOR)
+
+
+def _check_frames(frames, channel_axis):
+    frames = check_array(frames, "frames", ndim=(3, 4))
+    if frames.ndim == 4:
+        if channel_axis is None:
+            raise ValueError("frames has 4 dimensions but channel_axis is None")
+        ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
+        if ax == 0:
+            raise ValueError("channel_axis cannot be the frame axis 0")
+        frames = frames.swapaxes(ax, 3) if ax != 3 else frames
+        if frames.shape[-1] not in (1, 3):
+            raise ValueError(f"frames must have 1 or 3 channels, got {frames.shape[-1]}")
+    if frames.shape[0] < 1:
+        raise ValueError("frames must hold at least one frame")
+    if min(frames.shape[1:3]) < 2:
+        raise ValueError(f"frames must be at least 2x2 pixels, got {tuple(frames.shape[1:3])}")
+    return as_float_image(frames, "frames")
+
+
+def reconstruct(frames, scale=4, method="map", reference=None, motion=None, degradation=None,
+                psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
+                prior=None, weight=None, data_term="huber", registration="dis",
+                color="luma", backend="auto", return_history=False):
+    """Reconstruct one HR image from a stack of LR frames.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w) or (K, h, w, C)
+        LR frames (uint8, uint16 or float in [0, 1]); one frame (K = 1) is allowed and
+        makes ``"map"``/``"cg"``/``"ibp"`` single-image deblurring super-resolution.
+    scale : int
+        Upscaling factor s >= 1.
+    method : {"map", "cg", "ibp", "saa", "saa_median"}
+        ``"map"``: robust MAP by L-BFGS (data term ``data_term``, prior ``prior``).
+        ``"cg"``: quadratic MAP (l2 data, Tikhonov) by conjugate gradients.
+        ``"ibp"``: iterative back-projection. ``"saa"`` / ``"saa_median"``: shift-and-add
+        fusion (mean / median), no deblurring.
+    reference : int, optional
+        Frame whose view the output shows; default the middle frame ``K // 2``.
+    motion : Motion, optional
+        Known motion; by default estimated with ``registration``.
+    degradation : {"area", "BD", "BI"}, optional
+        Preset of PSF and sampling phase (default ``"area"``). ``psf``/``phase`` override.
+    psf : float, str, array or PSF, optional
+        Blur in HR pixels (a number is a Gaussian sigma).
+    phase : float, optional
+        HR coordinate of the centre of LR pixel 0.
+    noise : float, optional
+        Noise standard deviation in [0, 1] units; estimated from the reference when None.
+    iterations : int, optional
+        Solver iterations; default per method (``DEFAULT_ITERATIONS``).
+    channel_axis : int
+        Colour axis of each frame for 4-D input.
+    prior : {"btv", "tv", "huber", "tikhonov", "none"} or Prior, optional
+        Regulariser for ``"map"`` (default ``"huber"``) and ``"cg"`` (``"tikhonov"``).
+    weight : float, optional
+        Prior weight lambda; default :func:`prior_weight` of the noise level.
+    data_term : {"huber", "l2", "l1"}
+        Robust data term of ``"map"``; thresholds scale with the noise level.
+    registration : {"dis", "farneback", "tvl1", "translation", "ecc"}
+        Motion estimator when ``motion`` is None.
+    color : {"luma", "rgb"}
+        ``"luma"``: solve on Y (BT.601) and upsample the reference's chroma;
+        ``"rgb"``: solve every channel with the shared motion.
+    backend : {"auto", "numpy", "numba", "cupy"}
+        ``"auto"`` follows the input array (Numba kernels for NumPy arrays when Numba
+        imports); ``"numpy"`` forces the NumPy reference kernels.
+    return_history : bool
+        Also return the solver's :class:`~mfsr.solvers.History` (one per channel solved).
+
+    Returns
+    -------
+    hr : array, shape (s*h, s*w) or (s*h, s*w, C), float32 in [0, 1]
+    history : History or list of History
+        Only with ``return_history=True``.
+
+    Examples
+    --------
+    >>> import mfsr
+    >>> from skimage import data
+    >>> sim = mfsr.simulate(data.camera()[::2, ::2], scale=2, n_frames=4, seed=0)
+    >>> hr = mfsr.reconstruct(sim.frames, scale=2, degradation="BD", reference=2,
+    ...                       iterations=5)
+    >>> hr.shape
+    (128, 128)
+    """
+    xp = resolve_backend(backend, frames)
+    with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
+        return _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase,
+                            noise, iterations, channel_axis, prior, weight, data_term,
+                            registration, color, xp, return_history)
+
+
+def _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase, noise,
+                 iterations, channel_axis, prior, weight, data_term, registration, color, xp,
+                 return_history):
+    check_choice(method, "method", METHODS)
+    check_choice(color, "color", COLOR_MODES)
+    check_choice(registration, "registration", REGISTRATION_METHODS)
+    scale = check_int(scale, "scale", minimum=1)
+    frames = to_device(_check_frames(frames, channel_axis), xp)
+    k = frames.shape[0]
+    ref = k // 2 if reference is None else check_int(reference, "reference", minimum=0)
+    if ref >= k:
+        raise ValueError(f"reference {ref} out of range for {k} frames")
+    iterations = DEFAULT_ITERATIONS[method] if iterations is None else \
+        check_int(iterations, "iterations", minimum=0)
+    psf, phase = degradation_model(degradation, scale, psf, phase)
+    if not 0 <= phase < scale:
+        raise ValueError(f"phase must be in [0, scale={scale}), got {phase}")
+
+    colour = frames.ndim == 4 and frames.shape[-1] == 3
+    if colour:
+        ycc = rgb_to_ycbcr(frames)
+        luma = ycc[..., 0]
+    else:
+        luma = frames[..., 0] if frames.ndim == 4 else frames
+
+    if motion is None:
+        motion = register(luma, reference=ref, method=registration) if k > 1 else \
+            Motion.zeros(1, luma.shape[1:], 0, xp)
+    elif not isinstance(motion, Motion):
+        raise TypeError(f"motion must be a Motion, got {type(motion).__name__}")
+    if motion.n_frames != k or motion.lr_shape != tuple(luma.shape[1:]):
+        raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
+                         f"frames are {k} of {tuple(luma.shape[1:])}")
+    motion = motion.to(xp)
+    operator = SystemOperator(motion, scale, psf, phase)
+
+    sigma = estimate_noise(luma[ref]) if noise is None else check_float(noise, "noise", 0.0)
+    solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k)
+
+    if colour and color == "luma":
+        y_hr, hist = solve(luma)
+        chroma = upsample(ycc[ref, ..., 1:], scale, phase)
+        out = ycbcr_to_rgb(xp.concatenate([y_hr[..., None], chroma], axis=-1))
+    elif frames.ndim == 4:
+        results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
+        out = xp.stack([r[0] for r in results], axis=-1)
+        hist = [r[1] for r in results]
+    else:
+        out, hist = solve(frames)
+    out = xp.clip(out, 0.0, 1.0).astype(xp.float32)
+    return (out, hist) if return_history else out
+
+
+def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k):
+    """Bind the method's parameters; the returned function maps a (K, h, w) stack to HR."""
+    def init(stack):
+        return upsample(stack[ref], operator.scale, operator.phase)
+
+    if method in ("saa", "saa_median"):
+        mode = "median" if method == "saa_median" else "mean"
+        return lambda y: solvers.shift_and_add(operator, y, init(y), mode=mode)
+    if method == "ibp":
+        return lambda y: solvers.ibp(operator, y, init(y), iterations)
+    prior_name = prior if isinstance(prior, str) or prior is None else getattr(prior, "name", "")
+    prior_obj = make_prior(prior if prior is not None else DEFAULT_PRIOR[method])
+    if weight is None:
+        weight = prior_weight(sigma, k, prior_name or DEFAULT_PRIOR[method])
+    weight = check_float(weight, "weight", minimum=0.0)
+    if method == "cg":
+        return lambda y: solvers.conjugate_gradient(operator, y, init(y), prior_obj, weight,
+                                                    iterations)
+    if isinstance(data_term, str):
+        check_choice(data_term, "data_term", tuple(solvers.DATA_TERMS))
+        options = {"huber": {"delta": 3.0 * max(sigma, 1e-3)},
+                   "l1": {"eps": max(sigma, 1e-3) / 4, "scale": max(sigma, 1e-3)},
+                   "l2": {}}[data_term]
+        data_term = solvers.make_data_term(data_term, **options)
+    if iterations == 0:
+        return lambda y: (init(y), solvers.History())
+    return lambda y: solvers.map_lbfgs(solvers.Objective(operator, y, data_term, prior_obj,
+                                                         weight), init(y), iterations)
+
+
+__all__ = ["reconstruct", "prior_weight", "METHODS"]

@@ -1,0 +1,78 @@
+"""Registration: motion of each LR frame relative to the reference, as one `Motion`."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_array, check_choice, check_int
+from ..backend import get_array_module, to_device, to_numpy
+from ..motion import Motion
+from .confidence import forward_backward_confidence
+from .dense import flow_dis, flow_farneback, flow_tvl1
+from .global_motion import flow_ecc, flow_translation
+
+ESTIMATORS = {
+    "dis": flow_dis,
+    "farneback": flow_farneback,
+    "tvl1": flow_tvl1,
+    "translation": flow_translation,
+    "ecc": flow_ecc,
+}
+REGISTRATION_METHODS = tuple(ESTIMATORS)
+
+
+def register(frames, reference=None, method="dis", confidence=True, tolerance=0.5):
+    """Estimate the motion of every frame relative to the reference frame.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w)
+        Grey LR frames (float in [0, 1] or integer), K >= 1.
+    reference : int, optional
+        Index of the reference frame; default the middle frame ``K // 2``.
+    method : {"dis", "farneback", "tvl1", "translation", "ecc"}
+        Dense flow (OpenCV DIS, OpenCV Farneback, scikit-image TV-L1) or global
+        motion (phase-correlation translation, ECC affine).
+    confidence : bool
+        Compute per-pixel confidence from a forward-backward check (costs a second
+        flow per frame); otherwise all ones.
+    tolerance : float
+        Round-trip error in LR px at which the confidence is ``exp(-1/2)``.
+
+    Returns
+    -------
+    Motion
+        Flows ``(K, h, w, 2)`` in LR px from frame k to the reference, confidence
+        ``(K, h, w)``, on the same array module as ``frames``.
+
+    Examples
+    --------
+    >>> import mfsr
+    >>> from skimage import data
+    >>> sim = mfsr.simulate(data.camera(), scale=2, n_frames=3, seed=1)
+    >>> motion = register(sim.frames, method="translation")
+    >>> motion.flows.shape
+    (3, 256, 256, 2)
+    """
+    frames = check_array(frames, "frames", ndim=3)
+    check_choice(method, "registration method", REGISTRATION_METHODS)
+    xp = get_array_module(frames)
+    k = frames.shape[0]
+    ref = k // 2 if reference is None else check_int(reference, "reference", minimum=0)
+    if ref >= k:
+        raise ValueError(f"reference {ref} out of range for {k} frames")
+    stack = to_numpy(frames).astype(np.float32)
+    estimate = ESTIMATORS[method]
+    h, w = stack.shape[1:]
+    flows = np.zeros((k, h, w, 2), np.float32)
+    conf = np.ones((k, h, w), np.float32)
+    for i in range(k):
+        if i == ref:
+            continue
+        flows[i] = estimate(stack[i], stack[ref])
+        if confidence:
+            back = estimate(stack[ref], stack[i])
+            conf[i] = forward_backward_confidence(flows[i], back, tolerance)
+    return Motion(to_device(flows, xp), to_device(conf, xp), ref)
+
+
+__all__ = ["register", "REGISTRATION_METHODS", "forward_backward_confidence"]

@@ -1,0 +1,66 @@
+"""Conjugate gradients for the quadratic MAP problem (l2 data, quadratic prior)."""
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .history import History
+
+
+def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, confidence=None,
+                       tol=1e-6):
+    """Solve ``(A^T C A + lambda H_R) x = A^T C y`` by conjugate gradients.
+
+    Parameters
+    ----------
+    operator : SystemOperator
+    frames : array, shape (K, h, w)
+    x0 : array, shape (H, W)
+    prior : Prior
+        Must be quadratic (``prior.quadratic``); its gradient is the linear map ``H_R x``.
+    weight : float
+        ``lambda`` >= 0.
+    iterations : int
+    confidence : array, optional
+        ``C``; default the operator's confidence.
+    tol : float
+        Stop when the residual norm falls below ``tol`` times its start.
+
+    Returns
+    -------
+    x : array, shape (H, W)
+    history : History
+    """
+    if not prior.quadratic:
+        raise ValueError(f"conjugate gradients needs a quadratic prior, got {prior.name!r}")
+    xp = get_array_module(frames)
+    c = operator.confidence if confidence is None else confidence
+
+    def normal(v):
+        out = operator.adjoint(c * operator.forward(v))
+        if weight:
+            out += weight * prior.gradient(v)
+        return out
+
+    x = x0.copy()
+    g = operator.adjoint(c * frames) - normal(x)
+    p = g.copy()
+    gg = float(xp.vdot(g, g))
+    gg0 = gg
+    hist = History()
+    for _ in range(iterations):
+        if gg == 0.0:  # x is already the exact solution
+            break
+        hist.start()
+        q = normal(p)
+        alpha = gg / max(float(xp.vdot(p, q)), 1e-30)
+        x += alpha * p
+        g -= alpha * q
+        gg_new = float(xp.vdot(g, g))
+        p = g + (gg_new / gg) * p
+        gg = gg_new
+        r = operator.forward(x) - frames
+        rn = float(xp.sqrt(xp.sum(c * r * r)))
+        pv = weight * prior.value(x) if weight else 0.0
+        hist.record(0.5 * rn**2 + pv, rn)
+        if gg <= tol**2 * gg0:
+            break
+    return x, hist

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+from skimage import data
+
+from mfsr.backend import gpu_available
+
+
+@pytest.fixture(scope="session")
+def camera():
+    """A 128x128 crop of scikit-image's camera, float32 in [0, 1]."""
+    return (data.camera()[96:224, 160:288] / 255.0).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """A 128x128 RGB crop of scikit-image's astronaut, uint8."""
+    return data.astronaut()[32:160, 160:288]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def pytest_collection_modifyitems(config, items):
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device with CuPy on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
