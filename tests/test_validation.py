@@ -56,8 +56,10 @@ def test_reconstruct_rejects_mismatched_motion(frames):
 
 
 def test_register_needs_stack(frames):
-    with pytest.raises(ValueError, match="frames must have 3 dimensions"):
+    with pytest.raises(ValueError, match="frames must have 3 or 4 dimensions"):
         mfsr.register(frames[0])
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels"):
+        mfsr.register(np.zeros((2, 8, 8, 2)))
     with pytest.raises(ValueError, match="registration method.*'tvl1'"):
         mfsr.register(frames, method="lk")
 

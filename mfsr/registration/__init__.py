@@ -5,6 +5,7 @@ import numpy as np
 
 from .._validation import check_array, check_choice, check_int
 from ..backend import get_array_module, to_device, to_numpy
+from ..color import as_float_image, rgb_to_ycbcr
 from ..motion import Motion
 from .confidence import forward_backward_confidence
 from .dense import flow_dis, flow_farneback, flow_tvl1
@@ -20,13 +21,15 @@ ESTIMATORS = {
 REGISTRATION_METHODS = tuple(ESTIMATORS)
 
 
-def register(frames, reference=None, method="dis", confidence=True, tolerance=0.5):
+def register(frames, reference=None, method="dis", confidence=True, tolerance=0.5,
+             channel_axis=-1):
     """Estimate the motion of every frame relative to the reference frame.
 
     Parameters
     ----------
-    frames : array, shape (K, h, w)
-        Grey LR frames (float in [0, 1] or integer), K >= 1.
+    frames : array, shape (K, h, w) or (K, h, w, 3)
+        LR frames (float in [0, 1] or integer), K >= 1; RGB frames are registered on
+        their luma (BT.601 Y).
     reference : int, optional
         Index of the reference frame; default the middle frame ``K // 2``.
     method : {"dis", "farneback", "tvl1", "translation", "ecc"}
@@ -37,6 +40,8 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
         flow per frame); otherwise all ones.
     tolerance : float
         Round-trip error in LR px at which the confidence is ``exp(-1/2)``.
+    channel_axis : int
+        Colour axis of each frame for 4-D input.
 
     Returns
     -------
@@ -53,14 +58,20 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     >>> motion.flows.shape
     (3, 256, 256, 2)
     """
-    frames = check_array(frames, "frames", ndim=3)
+    frames = check_array(frames, "frames", ndim=(3, 4))
+    if frames.ndim == 4:
+        ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
+        frames = frames.swapaxes(ax, 3) if ax != 3 else frames
+        if frames.shape[-1] != 3:
+            raise ValueError(f"4-D frames must have 3 (RGB) channels, got {frames.shape[-1]}")
+        frames = rgb_to_ycbcr(as_float_image(frames, "frames"))[..., 0]
     check_choice(method, "registration method", REGISTRATION_METHODS)
     xp = get_array_module(frames)
     k = frames.shape[0]
     ref = k // 2 if reference is None else check_int(reference, "reference", minimum=0)
     if ref >= k:
         raise ValueError(f"reference {ref} out of range for {k} frames")
-    stack = to_numpy(frames).astype(np.float32)
+    stack = to_numpy(as_float_image(frames, "frames")).astype(np.float32)
     estimate = ESTIMATORS[method]
     h, w = stack.shape[1:]
     flows = np.zeros((k, h, w, 2), np.float32)

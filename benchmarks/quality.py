@@ -1,0 +1,151 @@
+"""Quality benchmark: Y-PSNR/SSIM of mfsr methods and baselines on real sequences.
+
+Reconstructs a sliding window of ``--window`` LR frames around each target frame of a
+sequence folder in ``../shared/data`` (layout: ``SEQ/GT``, ``SEQ/BDx4``, ...) and
+compares every method with the ground truth on Y (BT.601, MATLAB scaling), border of
+``scale`` pixels cropped, averaged over the target frames.
+
+    python benchmarks/quality.py --sequence bigbuckbunny --degradations BDx4 BDx4_noise5
+
+Uses only the public API. Registration is run once per window and the same motion is
+given to every multi-frame method (this is exactly what ``reconstruct`` does by default).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import cv2
+import numpy as np
+
+import mfsr
+from mfsr.metrics import y_psnr_ssim
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
+
+# name -> (needs motion, keyword arguments of mfsr.reconstruct)
+METHODS = {
+    "map": (True, {}),
+    "map_btv": (True, {"prior": "btv"}),
+    "cg": (True, {"method": "cg"}),
+    "ibp": (True, {"method": "ibp"}),
+    "saa": (True, {"method": "saa"}),
+    "saa_median": (True, {"method": "saa_median"}),
+    "map_single": (False, {}),
+}
+BASELINES = ("bicubic", "bicubic_phase", "lanczos_phase")
+
+
+def load_sequence(folder):
+    """All frames of a folder of PNGs, RGB uint8, sorted by name."""
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(".png"))
+    if not names:
+        raise ValueError(f"no PNG frames in {folder}")
+    return names, np.stack([cv2.imread(os.path.join(folder, n))[..., ::-1] for n in names])
+
+
+def baseline(name, lr, scale, phase):
+    if name == "bicubic":  # the figure quoted in ../shared/data/README.md
+        return cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    method = {"bicubic_phase": "bicubic", "lanczos_phase": "lanczos"}[name]
+    return mfsr.upsample(lr.astype(np.float32) / 255, scale, phase, method=method)
+
+
+def window_indices(t, n, window):
+    """Indices of a window of ``window`` frames centred on ``t``, shifted inside [0, n)."""
+    start = min(max(t - window // 2, 0), max(n - window, 0))
+    return list(range(start, min(start + window, n)))
+
+
+def run(args):
+    seq_dir = os.path.join(args.data, args.sequence)
+    _, gt = load_sequence(os.path.join(seq_dir, "GT"))
+    results = {}
+    for deg in args.degradations:
+        _, lr = load_sequence(os.path.join(seq_dir, deg))
+        n = len(lr)
+        half = args.window // 2
+        targets = args.frames or list(range(half, n - half))
+        phase = 0.0 if deg.startswith("BD") else None
+        scores = {name: [] for name in BASELINES + tuple(args.methods)}
+        seconds = {name: [] for name in args.methods}
+        for t in targets:
+            idx = window_indices(t, n, args.window)
+            ref = idx.index(t)
+            stack = lr[idx]
+            t0 = time.perf_counter()
+            motion = mfsr.register(stack, reference=ref)
+            t_reg = time.perf_counter() - t0
+            for name in BASELINES:
+                scores[name].append(y_psnr_ssim(gt[t], baseline(name, lr[t], args.scale,
+                                                                phase), args.scale))
+            for name in args.methods:
+                multi, kw = METHODS[name]
+                t0 = time.perf_counter()
+                if multi:
+                    hr = mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
+                                          degradation=args.degradation, **kw)
+                else:
+                    hr = mfsr.reconstruct(lr[t:t + 1], args.scale,
+                                          degradation=args.degradation, **kw)
+                seconds[name].append(time.perf_counter() - t0 + (t_reg if multi else 0.0))
+                scores[name].append(y_psnr_ssim(gt[t], hr, args.scale))
+            line = " ".join(f"{k}={v[-1][0]:.2f}" for k, v in scores.items())
+            print(f"[{deg} frame {t}] {line}", flush=True)
+        results[deg] = {
+            name: {"psnr": float(np.mean([p for p, _ in v])),
+                   "ssim": float(np.mean([s for _, s in v])),
+                   "seconds_per_frame": float(np.mean(seconds[name])) if name in seconds else None,
+                   "frames": targets}
+            for name, v in scores.items()}
+    return results
+
+
+def print_table(results, args):
+    print(f"\n{args.sequence}, x{args.scale}, window {args.window}; Y-PSNR (dB) / SSIM on "
+          f"BT.601 Y (MATLAB scaling), {args.scale}-px border cropped, mean over frames "
+          f"{args.frames[0] if args.frames else 'all'}..")
+    degs = list(results)
+    print("| method | " + " | ".join(degs) + " | s/frame |")
+    print("| --- |" + " --- |" * (len(degs) + 1))
+    for name in results[degs[0]]:
+        cells = [f"{results[d][name]['psnr']:.2f} / {results[d][name]['ssim']:.4f}" for d in degs]
+        sec = results[degs[0]][name]["seconds_per_frame"]
+        print(f"| {name} | " + " | ".join(cells) + f" | {'' if sec is None else f'{sec:.1f}'} |")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=DEFAULT_DATA, help="folder holding the sequences")
+    p.add_argument("--sequence", default="bigbuckbunny")
+    p.add_argument("--degradations", nargs="+", default=["BDx4", "BDx4_noise5"])
+    p.add_argument("--degradation", default="BD", help="preset given to mfsr.reconstruct")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--window", type=int, default=7)
+    p.add_argument("--frames", type=int, nargs="*", help="target frames (default: all with a "
+                                                          "full window)")
+    p.add_argument("--methods", nargs="+", default=["map"], choices=list(METHODS))
+    p.add_argument("--out", help="write the results as JSON here")
+    args = p.parse_args(argv)
+    if not os.path.isdir(os.path.join(args.data, args.sequence)):
+        p.error(f"sequence folder {os.path.join(args.data, args.sequence)} not found")
+    t0 = time.time()
+    results = run(args)
+    print_table(results, args)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
+                       "args": vars(args), "results": results, "mfsr": mfsr.__version__,
+                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                       "total_seconds": time.time() - t0}, f, indent=1)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
