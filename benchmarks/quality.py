@@ -30,13 +30,16 @@ DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
 
 # name -> (needs motion, keyword arguments of mfsr.reconstruct)
 METHODS = {
-    "map": (True, {}),
-    "map_btv": (True, {"prior": "btv"}),
+    "default": (True, {}),
+    "irls": (True, {"method": "irls"}),
+    "map": (True, {"method": "map"}),
+    "map_btv": (True, {"method": "map", "prior": "btv"}),
     "cg": (True, {"method": "cg"}),
     "ibp": (True, {"method": "ibp"}),
     "saa": (True, {"method": "saa"}),
     "saa_median": (True, {"method": "saa_median"}),
-    "map_single": (False, {}),
+    "map_single": (False, {"method": "map"}),
+    "irls_single": (False, {"method": "irls"}),
 }
 BASELINES = ("bicubic", "bicubic_phase", "lanczos_phase")
 
@@ -129,7 +132,7 @@ def main(argv=None):
     p.add_argument("--window", type=int, default=7)
     p.add_argument("--frames", type=int, nargs="*", help="target frames (default: all with a "
                                                           "full window)")
-    p.add_argument("--methods", nargs="+", default=["map"], choices=list(METHODS))
+    p.add_argument("--methods", nargs="+", default=["default"], choices=list(METHODS))
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     if not os.path.isdir(os.path.join(args.data, args.sequence)):

@@ -50,7 +50,7 @@ def run_demo(out_dir="mfsr-demo", scale=4, n_frames=7, noise=0.01, seed=0, log=p
     plain = np.clip(cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), 0, 1)
     results = {"bicubic (cv2.resize)": y_psnr_ssim(sim.hr, plain, scale),
                "bicubic (phase-aware)": y_psnr_ssim(sim.hr, upsample(lr, scale, sim.phase), scale),
-               "mfsr map": y_psnr_ssim(sim.hr, hr, scale)}
+               "mfsr (default irls)": y_psnr_ssim(sim.hr, hr, scale)}
     log(f"{'method':24s} Y-PSNR   SSIM   (BT.601 Y, {scale}-px border cropped)")
     for name, (p, s) in results.items():
         log(f"{name:24s} {p:6.2f}  {s:.4f}")

@@ -12,9 +12,9 @@ from .priors import make_prior
 from .registration import REGISTRATION_METHODS, register
 from .solvers.data_terms import make_data_term
 
-METHODS = ("map", "cg", "ibp", "saa", "saa_median")
+METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median")
 COLOR_MODES = ("luma", "rgb")
-DEFAULT_ITERATIONS = {"map": 20, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1}
+DEFAULT_ITERATIONS = {"map": 20, "irls": 5, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1}
 DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov"}
 
 # Prior weight rule, calibrated on bigbuckbunny crops (docs/methods.md):
@@ -22,6 +22,10 @@ DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov"}
 PRIOR_GAIN = {"tikhonov": 0.6}
 DEFAULT_PRIOR_GAIN = 5e-3
 SIGMA_FLOOR = 0.007
+# IRLS solves weighted least squares, so its weight follows the noise variance:
+# lambda = IRLS_GAIN * K * max(sigma, IRLS_SIGMA_FLOOR)**2.
+IRLS_GAIN = 22.0
+IRLS_SIGMA_FLOOR = 0.004
 
 
 def prior_weight(sigma, n_frames, prior="huber"):
@@ -67,7 +71,7 @@ def _check_frames(frames, channel_axis):
     return as_float_image(frames, "frames")
 
 
-def reconstruct(frames, scale=4, method="map", reference=None, motion=None, degradation=None,
+def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, degradation=None,
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term="huber", registration="dis",
                 color="luma", backend="auto", return_history=False):
@@ -80,7 +84,10 @@ def reconstruct(frames, scale=4, method="map", reference=None, motion=None, degr
         makes ``"map"``/``"cg"``/``"ibp"`` single-image deblurring super-resolution.
     scale : int
         Upscaling factor s >= 1.
-    method : {"map", "cg", "ibp", "saa", "saa_median"}
+    method : {"irls", "map", "cg", "ibp", "saa", "saa_median"}
+        ``"irls"`` (default): robust MAP by iteratively re-weighted least squares with
+        adaptive data weights (residual outliers, registration confidence) and spatially
+        adaptive prior weights (IRWSR-style; ``iterations`` re-weightings of 6 CG steps).
         ``"map"``: robust MAP by L-BFGS (data term ``data_term``, prior ``prior``).
         ``"cg"``: quadratic MAP (l2 data, Tikhonov) by conjugate gradients.
         ``"ibp"``: iterative back-projection. ``"saa"`` / ``"saa_median"``: shift-and-add
@@ -104,7 +111,8 @@ def reconstruct(frames, scale=4, method="map", reference=None, motion=None, degr
     prior : {"btv", "tv", "huber", "tikhonov", "none"} or Prior, optional
         Regulariser for ``"map"`` (default ``"huber"``) and ``"cg"`` (``"tikhonov"``).
     weight : float, optional
-        Prior weight lambda; default :func:`prior_weight` of the noise level.
+        Prior weight lambda; default from the noise level: :func:`prior_weight` for
+        ``"map"``/``"cg"``, ``22 K max(sigma, 0.004)**2`` for ``"irls"``.
     data_term : {"huber", "l2", "l1"}
         Robust data term of ``"map"``; thresholds scale with the noise level.
     registration : {"dis", "farneback", "tvl1", "translation", "ecc"}
@@ -196,6 +204,9 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
 
 def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k):
     """Bind the method's parameters; the returned function maps a (K, h, w) stack to HR."""
+    if weight is not None:
+        weight = check_float(weight, "weight", minimum=0.0)
+
     def init(stack):
         return upsample(stack[ref], operator.scale, operator.phase)
 
@@ -204,11 +215,13 @@ def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, 
         return lambda y: solvers.shift_and_add(operator, y, init(y), mode=mode)
     if method == "ibp":
         return lambda y: solvers.ibp(operator, y, init(y), iterations)
-    prior_name = prior if isinstance(prior, str) or prior is None else getattr(prior, "name", "")
+    if method == "irls":
+        if weight is None:
+            weight = IRLS_GAIN * k * max(sigma, IRLS_SIGMA_FLOOR) ** 2
+        return lambda y: solvers.irls(operator, y, init(y), weight, outer=iterations)
     prior_obj = make_prior(prior if prior is not None else DEFAULT_PRIOR[method])
     if weight is None:
-        weight = prior_weight(sigma, k, prior_name or DEFAULT_PRIOR[method])
-    weight = check_float(weight, "weight", minimum=0.0)
+        weight = prior_weight(sigma, k, prior_obj.name)
     if method == "cg":
         return lambda y: solvers.conjugate_gradient(operator, y, init(y), prior_obj, weight,
                                                     iterations)

@@ -1,12 +1,13 @@
 """Solvers that know only the operator ``A``, a data term and a prior."""
-from .cg import conjugate_gradient
+from .cg import cg_solve, conjugate_gradient
 from .data_terms import DATA_TERMS, L1, L2, DataTerm, Huber, make_data_term
 from .history import History
 from .ibp import ibp
+from .irls import irls, irls_weights
 from .map import map_gradient_descent, map_lbfgs
 from .objective import Objective
 from .shift_and_add import shift_and_add
 
-__all__ = ["shift_and_add", "ibp", "map_gradient_descent", "map_lbfgs", "conjugate_gradient",
+__all__ = ["shift_and_add", "ibp", "map_gradient_descent", "map_lbfgs", "conjugate_gradient", "cg_solve", "irls", "irls_weights",
            "Objective", "History", "DataTerm", "L1", "L2", "Huber", "DATA_TERMS",
            "make_data_term"]

@@ -5,6 +5,48 @@ from ..backend import get_array_module
 from .history import History
 
 
+def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
+    """Solve ``normal(x) = rhs`` for a symmetric positive (semi-)definite linear map.
+
+    Parameters
+    ----------
+    normal : callable
+        ``v -> M v``.
+    rhs : array
+    x : array
+        Start; updated in place and returned.
+    iterations : int
+        Maximum number of steps.
+    tol : float
+        Stop when ``||rhs - M x|| <= tol * ||rhs - M x0||``.
+    callback : callable, optional
+        Called with ``x`` after each step.
+
+    Returns
+    -------
+    array
+        ``x``.
+    """
+    xp = get_array_module(x)
+    g = rhs - normal(x)
+    p = g.copy()
+    gg = float(xp.vdot(g, g))
+    gg0 = gg
+    for _ in range(iterations):
+        if gg == 0.0 or gg <= tol**2 * gg0:  # converged (or x0 was exact)
+            break
+        q = normal(p)
+        alpha = gg / max(float(xp.vdot(p, q)), 1e-30)
+        x += alpha * p
+        g -= alpha * q
+        gg_new = float(xp.vdot(g, g))
+        p = g + (gg_new / gg) * p
+        gg = gg_new
+        if callback is not None:
+            callback(x)
+    return x
+
+
 def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, confidence=None,
                        tol=1e-6):
     """Solve ``(A^T C A + lambda H_R) x = A^T C y`` by conjugate gradients.
@@ -40,27 +82,14 @@ def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, c
             out += weight * prior.gradient(v)
         return out
 
-    x = x0.copy()
-    g = operator.adjoint(c * frames) - normal(x)
-    p = g.copy()
-    gg = float(xp.vdot(g, g))
-    gg0 = gg
     hist = History()
-    for _ in range(iterations):
-        if gg == 0.0:  # x is already the exact solution
-            break
-        hist.start()
-        q = normal(p)
-        alpha = gg / max(float(xp.vdot(p, q)), 1e-30)
-        x += alpha * p
-        g -= alpha * q
-        gg_new = float(xp.vdot(g, g))
-        p = g + (gg_new / gg) * p
-        gg = gg_new
+
+    def record(x):
         r = operator.forward(x) - frames
         rn = float(xp.sqrt(xp.sum(c * r * r)))
-        pv = weight * prior.value(x) if weight else 0.0
-        hist.record(0.5 * rn**2 + pv, rn)
-        if gg <= tol**2 * gg0:
-            break
+        hist.record(0.5 * rn**2 + (weight * prior.value(x) if weight else 0.0), rn)
+        hist.start()
+
+    hist.start()
+    x = cg_solve(normal, operator.adjoint(c * frames), x0.copy(), iterations, tol, record)
     return x, hist
