@@ -1,16 +1,17 @@
 """`reconstruct`: frames in, HR image out - the one call most users make."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import kernels, solvers
 from ._validation import check_array, check_choice, check_float, check_int
-from .backend import resolve_backend, to_device
+from .backend import resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
-from .degradation import SystemOperator, degradation_model, estimate_noise
+from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
 from .interpolate import upsample
 from .motion import Motion
 from .priors import make_prior
 from .registration import REGISTRATION_METHODS, register
-from .solvers.data_terms import make_data_term
 
 METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median")
 COLOR_MODES = ("luma", "rgb")
@@ -73,7 +74,7 @@ def _check_frames(frames, channel_axis):
 
 def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, degradation=None,
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
-                prior=None, weight=None, data_term="huber", registration="dis",
+                prior=None, weight=None, data_term=None, registration="dis",
                 color="luma", backend="auto", return_history=False):
     """Reconstruct one HR image from a stack of LR frames.
 
@@ -99,11 +100,14 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
     degradation : {"area", "BD", "BI"}, optional
         Preset of PSF and sampling phase (default ``"area"``). ``psf``/``phase`` override.
     psf : float, str, array or PSF, optional
-        Blur in HR pixels (a number is a Gaussian sigma).
+        Blur in HR pixels (a number is a Gaussian sigma; ``"area"``, ``"bicubic"``,
+        ``"none"``; ``"estimate"``: Gaussian width estimated from the frames by
+        cross-validation, :func:`mfsr.calibration.estimate_psf`, needs >= 3 frames).
     phase : float, optional
         HR coordinate of the centre of LR pixel 0.
     noise : float, optional
-        Noise standard deviation in [0, 1] units; estimated from the reference when None.
+        Noise standard deviation in [0, 1] units; estimated from the whole (luma) stack
+        when None (:func:`mfsr.degradation.estimate_noise`).
     iterations : int, optional
         Solver iterations; default per method (``DEFAULT_ITERATIONS``).
     channel_axis : int
@@ -113,8 +117,8 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
     weight : float, optional
         Prior weight lambda; default from the noise level: :func:`prior_weight` for
         ``"map"``/``"cg"``, ``22 K max(sigma, 0.004)**2`` for ``"irls"``.
-    data_term : {"huber", "l2", "l1"}
-        Robust data term of ``"map"``; thresholds scale with the noise level.
+    data_term : {"huber", "l2", "l1"}, optional
+        Data term of ``"map"`` (default ``"huber"``); thresholds scale with the noise level.
     registration : {"dis", "farneback", "tvl1", "translation", "ecc"}
         Motion estimator when ``motion`` is None.
     color : {"luma", "rgb"}
@@ -153,6 +157,10 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
                  iterations, channel_axis, prior, weight, data_term, registration, color, xp,
                  return_history):
     check_choice(method, "method", METHODS)
+    if prior is not None and method not in ("map", "cg"):
+        raise ValueError(f"prior is used only by methods 'map' and 'cg', not {method!r}")
+    if data_term is not None and method != "map":
+        raise ValueError(f"data_term is used only by method 'map', not {method!r}")
     check_choice(color, "color", COLOR_MODES)
     check_choice(registration, "registration", REGISTRATION_METHODS)
     scale = check_int(scale, "scale", minimum=1)
@@ -163,7 +171,8 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
         raise ValueError(f"reference {ref} out of range for {k} frames")
     iterations = DEFAULT_ITERATIONS[method] if iterations is None else \
         check_int(iterations, "iterations", minimum=0)
-    psf, phase = degradation_model(degradation, scale, psf, phase)
+    estimate = isinstance(psf, str) and psf == "estimate"
+    psf, phase = degradation_model(degradation, scale, None if estimate else psf, phase)
     if not 0 <= phase < scale:
         raise ValueError(f"phase must be in [0, scale={scale}), got {phase}")
 
@@ -183,9 +192,12 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
         raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
                          f"frames are {k} of {tuple(luma.shape[1:])}")
     motion = motion.to(xp)
+    if estimate:
+        from .calibration import estimate_psf
+        psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase)[0])
     operator = SystemOperator(motion, scale, psf, phase)
 
-    sigma = estimate_noise(luma[ref]) if noise is None else check_float(noise, "noise", 0.0)
+    sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
     solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k)
 
     if colour and color == "luma":
@@ -225,6 +237,8 @@ def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, 
     if method == "cg":
         return lambda y: solvers.conjugate_gradient(operator, y, init(y), prior_obj, weight,
                                                     iterations)
+    if data_term is None:
+        data_term = "huber"
     if isinstance(data_term, str):
         check_choice(data_term, "data_term", tuple(solvers.DATA_TERMS))
         options = {"huber": {"delta": 3.0 * max(sigma, 1e-3)},

@@ -74,3 +74,17 @@ def test_simulate_sequence_crops_and_degrades(rng):
     sim = mfsr.simulate_sequence(frames, scale=4, channel_axis=-1)
     assert sim.frames.shape == (3, 9, 10, 3) and sim.hr.shape == (3, 36, 40, 3)
     assert sim.motion is None
+
+
+@pytest.mark.parametrize("gain,sigma", [(0.0004, 0.002), (0.001, 0.005), (0.004, 0.01),
+                                        (0.0, 0.02)])
+@pytest.mark.parametrize("image", ["camera", "astronaut"])
+def test_poisson_gaussian_model_estimate(image, gain, sigma):
+    from skimage import data
+    from mfsr.degradation import estimate_noise_model
+    img = data.camera() if image == "camera" else data.astronaut()[..., 1]
+    sim = mfsr.simulate(img, scale=4, n_frames=5, noise=PoissonGaussianNoise(gain, sigma),
+                        seed=0, clip=False)
+    model = estimate_noise_model(sim.frames)
+    for level in (0.2, 0.5, 0.8):
+        assert model.std(level) == pytest.approx(np.sqrt(gain * level + sigma**2), rel=0.2)

@@ -1,5 +1,6 @@
 """The physics: PSFs, warps, blur + decimation, the system operator, noise, simulation."""
-from .noise import GaussianNoise, PoissonGaussianNoise, estimate_noise, make_noise
+from .noise import (GaussianNoise, PoissonGaussianNoise, estimate_noise, estimate_noise_model,
+                    make_noise)
 from .presets import DEGRADATIONS, degradation_model
 from .psf import PSF, BicubicPSF, BoxPSF, GaussianPSF, KernelPSF, make_psf
 from .sampling import BlurDecimate
@@ -9,5 +10,5 @@ from .warp import Warp, upsample_flow
 
 __all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf",
            "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "GaussianNoise",
-           "PoissonGaussianNoise", "make_noise", "estimate_noise", "DEGRADATIONS",
+           "PoissonGaussianNoise", "make_noise", "estimate_noise", "estimate_noise_model", "DEGRADATIONS",
            "degradation_model", "simulate", "simulate_sequence", "Simulation"]

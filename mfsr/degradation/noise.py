@@ -53,8 +53,43 @@ def make_noise(noise):
     raise TypeError(f"noise must be a number, None or a noise model, got {type(noise).__name__}")
 
 
+def _blocks(image, block):
+    """Per ``block`` x ``block`` block of every frame: texture score, mean and the finest
+    diagonal Haar coefficients (``(n_blocks, block**2 / 4)``)."""
+    import scipy.ndimage as ndi
+
+    from ..backend import to_numpy
+    from .._validation import check_int
+
+    image = check_array(image, "image", ndim=(2, 3))
+    block = check_int(block, "block", minimum=2)
+    if block % 2:
+        raise ValueError(f"block must be even, got {block}")
+    stack = to_numpy(image).astype(np.float64)
+    if stack.ndim == 2:
+        stack = stack[None]
+    h, w = (stack.shape[1] // block) * block, (stack.shape[2] // block) * block
+    if h == 0 or w == 0:
+        raise ValueError(f"image must be at least {block}x{block} pixels, got {image.shape}")
+    scores, means, coeffs = [], [], []
+    b = block // 2
+    for x in stack[:, :h, :w]:
+        hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
+        smooth = ndi.gaussian_filter(x, 1.0)
+        grad = np.hypot(ndi.sobel(smooth, 0), ndi.sobel(smooth, 1))
+        scores.append(grad.reshape(h // block, block, w // block, block).mean((1, 3)).ravel())
+        means.append(smooth.reshape(h // block, block, w // block, block).mean((1, 3)).ravel())
+        coeffs.append(hh.reshape(h // block, b, w // block, b).transpose(0, 2, 1, 3)
+                      .reshape(-1, b * b))
+    return np.concatenate(scores), np.concatenate(means), np.concatenate(coeffs)
+
+
+def _weakest(scores, fraction):
+    return np.argsort(scores, kind="stable")[: max(1, int(fraction * len(scores)))]
+
+
 def estimate_noise(image, block=8, fraction=0.15):
-    """Estimate the standard deviation of white Gaussian noise in a frame.
+    """Estimate the standard deviation of white Gaussian noise in a frame or stack.
 
     Donoho's MAD rule on the finest diagonal Haar coefficients, restricted to the
     ``fraction`` of ``block`` x ``block`` blocks with the weakest texture (lowest mean
@@ -75,31 +110,54 @@ def estimate_noise(image, block=8, fraction=0.15):
     float
         Estimated sigma in the units of ``image``.
     """
-    import scipy.ndimage as ndi
+    fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0, strict_min=True)
+    scores, _, coeffs = _blocks(image, block)
+    return float(np.median(np.abs(coeffs[_weakest(scores, fraction)]))) / 0.6745
 
-    from ..backend import to_numpy
+
+def estimate_noise_model(image, block=8, fraction=0.2, bins=6):
+    """Estimate signal-dependent noise ``var(x) = gain * x + sigma**2`` (Poisson-Gaussian).
+
+    The weak-texture blocks (as in :func:`estimate_noise`) are grouped into intensity
+    bins, the noise variance of each bin is measured with the MAD rule, and a straight
+    line ``var = gain * mean + sigma**2`` is fitted by least squares with non-negative
+    coefficients.
+
+    Parameters
+    ----------
+    image : array, shape (H, W) or (K, H, W)
+        Frame or stack in [0, 1] units.
+    block : int
+        Even block size in pixels.
+    fraction : float
+        Share of the weakest-texture blocks used.
+    bins : int
+        Number of intensity bins (quantiles of the selected blocks' means).
+
+    Returns
+    -------
+    PoissonGaussianNoise
+    """
+    from scipy.optimize import nnls
+
     from .._validation import check_int
 
-    image = check_array(image, "image", ndim=(2, 3))
-    block = check_int(block, "block", minimum=2)
-    if block % 2:
-        raise ValueError(f"block must be even, got {block}")
     fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0, strict_min=True)
-    stack = to_numpy(image).astype(np.float64)
-    if stack.ndim == 2:
-        stack = stack[None]
-    h, w = (stack.shape[1] // block) * block, (stack.shape[2] // block) * block
-    if h == 0 or w == 0:
-        raise ValueError(f"image must be at least {block}x{block} pixels, got {image.shape}")
-    scores, coeffs = [], []
-    for x in stack[:, :h, :w]:
-        hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
-        smooth = ndi.gaussian_filter(x, 1.0)
-        grad = np.hypot(ndi.sobel(smooth, 0), ndi.sobel(smooth, 1))
-        scores.append(grad.reshape(h // block, block, w // block, block).mean((1, 3)).ravel())
-        b = block // 2
-        coeffs.append(hh.reshape(h // block, b, w // block, b).transpose(0, 2, 1, 3)
-                      .reshape(-1, b * b))
-    scores, coeffs = np.concatenate(scores), np.concatenate(coeffs)
-    keep = np.argsort(scores, kind="stable")[: max(1, int(fraction * len(scores)))]
-    return float(np.median(np.abs(coeffs[keep]))) / 0.6745
+    bins = check_int(bins, "bins", minimum=1)
+    scores, means, coeffs = _blocks(image, block)
+    keep = _weakest(scores, fraction)
+    means, coeffs = means[keep], coeffs[keep]
+    edges = np.quantile(means, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, bins - 1)
+    mu, var = [], []
+    for b in range(bins):
+        members = which == b
+        if members.sum() < 4:
+            continue
+        mu.append(float(np.mean(means[members])))
+        var.append((float(np.median(np.abs(coeffs[members]))) / 0.6745) ** 2)
+    if not mu:
+        raise ValueError("image too small to estimate a noise model")
+    design = np.stack([np.asarray(mu), np.ones(len(mu))], axis=1)
+    (gain, offset), _ = nnls(design, np.asarray(var))
+    return PoissonGaussianNoise(float(gain), float(np.sqrt(offset)))
