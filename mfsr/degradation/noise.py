@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
 from .._validation import check_array, check_float
 
 
