@@ -144,7 +144,7 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
     >>> hr = mfsr.reconstruct(sim.frames, scale=2, degradation="BD", reference=2,
     ...                       iterations=5)
     >>> hr.shape
-    (128, 128)
+    (256, 256)
     """
     xp = resolve_backend(backend, frames)
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
