@@ -56,25 +56,51 @@ html_static_path = []
 # Pages written alongside these by other parts of the project. While one does not exist yet,
 # its line in index.md's table of contents is dropped and a {doc}`page` link to it becomes
 # plain text, so the build passes with -W (warnings as errors) at every stage.
-OPTIONAL_PAGES = ("video", "results", "speed", "gpu", "btvl1")
+OPTIONAL_PAGES = ("video", "results", "speed", "gpu", "btvl1", "learned_prior")
 
 
-def _missing_optional_pages(srcdir):
-    return [p for p in OPTIONAL_PAGES
-            if not any(os.path.exists(os.path.join(srcdir, p + ext)) for ext in (".md", ".rst"))]
+def _pages(folder):
+    """Names of the Markdown / reST pages in a folder (no extension)."""
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(folder)
+                  if f.endswith((".md", ".rst")) and f != "README.md")
 
 
-def _drop_missing_optional_pages(app, docname, source):
-    missing = _missing_optional_pages(app.srcdir)
-    if not missing:
-        return
+def _complete_toctree(text, pages, before=None):
+    """Add the ``pages`` a toctree does not list yet: before the entry ``before``, or
+    after its last entry, with that entry's indentation."""
+    lines = text.splitlines(keepends=True)
+    listed = {line.strip() for line in lines}
+    extra = [p for p in pages if p not in listed]
+    if not extra:
+        return text
+    entries = [i for i, line in enumerate(lines) if line.strip() in pages]
+    if before is not None and before in listed:
+        at = next(i for i, line in enumerate(lines) if line.strip() == before)
+    else:
+        at = entries[-1] + 1
+    ref = lines[entries[-1]] if entries else "\n"
+    indent = ref[: len(ref) - len(ref.lstrip())]
+    return "".join(lines[:at] + [f"{indent}{p}\n" for p in extra] + lines[at:])
+
+
+def _adjust_pages(app, docname, source):
+    """Keep the tables of contents in step with the pages that exist."""
     text = source[0]
+    missing = [p for p in OPTIONAL_PAGES
+               if not any(os.path.exists(os.path.join(app.srcdir, p + ext))
+                          for ext in (".md", ".rst"))]
     if docname == root_doc:
         text = "".join(line for line in text.splitlines(keepends=True)
                        if line.strip() not in missing)
+        # a page someone added without listing it joins the contents before the API
+        text = _complete_toctree(text, [p for p in _pages(app.srcdir) if p != root_doc],
+                                 before="api/index")
+    elif docname == "api/index":
+        pages = [p for p in _pages(os.path.join(app.srcdir, "api")) if p != "index"]
+        text = _complete_toctree(text, pages)
     for page in missing:
-        text = text.replace("{doc}`%s`" % page, "*%s*" % page)
-        text = text.replace(":doc:`%s`" % page, "*%s*" % page)
+        for ref in ("{doc}`%s`", ":doc:`%s`", "{doc}`../%s`", ":doc:`../%s`"):
+            text = text.replace(ref % page, "*%s*" % page.replace("_", " "))
     source[0] = text
 
 
@@ -105,5 +131,5 @@ class ModuleSummary(Autosummary):
 
 
 def setup(app):
-    app.connect("source-read", _drop_missing_optional_pages)
+    app.connect("source-read", _adjust_pages)
     app.add_directive("mfsr-summary", ModuleSummary)

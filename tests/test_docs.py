@@ -148,3 +148,18 @@ def test_docstring_examples_run(name):
         if test.examples:
             runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)
+
+
+@pytest.mark.skipif(bool(SPHINX_MISSING), reason="documentation tools not installed")
+def test_toctree_follows_the_pages_that_exist():
+    spec = importlib.util.spec_from_file_location("mfsr_docs_conf", os.path.join(DOCS, "conf.py"))
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    toc = "```{toctree}\n:maxdepth: 2\n\nintro\nresults\napi/index\n```\n"
+    # a page nobody listed joins before the API reference
+    out = conf._complete_toctree(toc, ["intro", "new_page", "results"], before="api/index")
+    assert out.splitlines()[3:7] == ["intro", "results", "new_page", "api/index"]
+    rst = "toc\n\n.. toctree::\n   :maxdepth: 1\n\n   mfsr\n   kernels\n"
+    out = conf._complete_toctree(rst, ["kernels", "mfsr", "zeta"])
+    assert out.endswith("   kernels\n   zeta\n")
+    assert conf._complete_toctree(rst, ["kernels", "mfsr"]) == rst
