@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 
 from docutils.statemachine import StringList
@@ -98,9 +99,9 @@ def _adjust_pages(app, docname, source):
     elif docname == "api/index":
         pages = [p for p in _pages(os.path.join(app.srcdir, "api")) if p != "index"]
         text = _complete_toctree(text, pages)
-    for page in missing:
-        for ref in ("{doc}`%s`", ":doc:`%s`", "{doc}`../%s`", ":doc:`../%s`"):
-            text = text.replace(ref % page, "*%s*" % page.replace("_", " "))
+    for page in missing:  # {doc}`page`, {doc}`title <page>`, :doc:`../page` -> plain text
+        pattern = r"(\{doc\}|:doc:)`(?:([^`<]*?)\s*<)?(?:\.\./)?%s>?`" % re.escape(page)
+        text = re.sub(pattern, lambda m: "*%s*" % (m.group(2) or page.replace("_", " ")), text)
     source[0] = text
 
 
