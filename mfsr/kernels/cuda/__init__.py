@@ -1,0 +1,63 @@
+"""CUDA C sources of the CuPy kernels (package data), readable without CuPy.
+
+Each ``<name>.cu`` compiles on its own with ``nvcc`` (``-I`` this folder) and defines,
+for ``T`` in ``float`` / ``double``, the kernels ``<function>_f32`` / ``<function>_f64``
+listed in :data:`KERNELS`. :func:`source` returns a file with its local ``#include``
+lines inlined, ready for NVRTC (``cupy.RawModule``).
+"""
+from __future__ import annotations
+
+import importlib.resources
+import re
+
+#: kernel function (without dtype suffix) -> source file (without ``.cu``)
+KERNELS = {
+    "warp_forward": "warp",
+    "warp_adjoint": "warp",
+    "strided_correlate": "sampling",
+    "strided_correlate_adjoint": "sampling",
+    "pairwise_prior": "prior",
+}
+#: source files, without ``.cu``
+SOURCES = tuple(sorted(set(KERNELS.values())))
+#: dtype suffix of each kernel variant
+SUFFIXES = {"float32": "f32", "float64": "f64"}
+
+_INCLUDE = re.compile(r'^#include "([\w.]+)"[ \t]*$', re.MULTILINE)
+
+
+def folder():
+    """Return the folder holding the ``.cu`` files (a ``Traversable``)."""
+    return importlib.resources.files(__name__)
+
+
+def source(name):
+    """Return the text of ``<name>.cu`` with its local includes inlined (each once).
+
+    Inlining, rather than an NVRTC include path, keeps CuPy's on-disk kernel cache
+    (keyed by the source text) in step with the shared header.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`SOURCES`.
+
+    Returns
+    -------
+    str
+    """
+    if name not in SOURCES:
+        raise ValueError(f"unknown CUDA source {name!r}; valid: {', '.join(map(repr, SOURCES))}")
+    base = folder()
+
+    def read(filename, seen):
+        text = base.joinpath(filename).read_text(encoding="utf-8")
+
+        def include(match):
+            dep = match.group(1)
+            if dep in seen:
+                return ""
+            seen.add(dep)
+            return read(dep, seen)
+        return _INCLUDE.sub(include, text)
+    return read(f"{name}.cu", set())
