@@ -122,6 +122,19 @@ def print_table(results, args):
         print(f"| {name} | " + " | ".join(cells) + f" | {'' if sec is None else f'{sec:.1f}'} |")
 
 
+def git_commit():
+    """The repository's commit (with ``+dirty`` for uncommitted changes), or None."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=HERE, text=True, capture_output=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA, help="folder holding the sequences")
@@ -145,6 +158,7 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
                        "args": vars(args), "results": results, "mfsr": mfsr.__version__,
+                       "commit": git_commit(),
                        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                        "total_seconds": time.time() - t0}, f, indent=1)
         print(f"wrote {args.out}")
