@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_array, check_choice, check_int
-from ..backend import get_array_module, to_device, to_numpy
+from ..backend import get_array_module, to_device
 from ..color import as_float_image, rgb_to_ycbcr
 from ..motion import Motion
 from .confidence import forward_backward_confidence
 from .dense import flow_dis, flow_farneback, flow_tvl1
 from .global_motion import flow_ecc, flow_translation
+from .gpu_flow import flow_lk
 
 ESTIMATORS = {
     "dis": flow_dis,
@@ -17,6 +18,7 @@ ESTIMATORS = {
     "tvl1": flow_tvl1,
     "translation": flow_translation,
     "ecc": flow_ecc,
+    "gpu": flow_lk,
 }
 REGISTRATION_METHODS = tuple(ESTIMATORS)
 
@@ -32,9 +34,11 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
         their luma (BT.601 Y).
     reference : int, optional
         Index of the reference frame; default the middle frame ``K // 2``.
-    method : {"dis", "farneback", "tvl1", "translation", "ecc"}
-        Dense flow (OpenCV DIS, OpenCV Farneback, scikit-image TV-L1) or global
-        motion (phase-correlation translation, ECC affine).
+    method : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}
+        Dense flow (OpenCV DIS, OpenCV Farneback, scikit-image TV-L1), global
+        motion (phase-correlation translation, ECC affine), or ``"gpu"``: pyramidal
+        Lucas-Kanade written against ``xp`` (:func:`~mfsr.registration.gpu_flow.flow_lk`),
+        which runs where the frames are, so CuPy frames never leave the GPU.
     confidence : bool
         Compute per-pixel confidence from a forward-backward check (costs a second
         flow per frame); otherwise all ones.
@@ -71,11 +75,13 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     ref = k // 2 if reference is None else check_int(reference, "reference", minimum=0)
     if ref >= k:
         raise ValueError(f"reference {ref} out of range for {k} frames")
-    stack = to_numpy(as_float_image(frames, "frames")).astype(np.float32)
     estimate = ESTIMATORS[method]
+    # estimators written against xp take the frames where they are; OpenCV needs NumPy
+    wp = xp if getattr(estimate, "device_arrays", False) else np
+    stack = to_device(as_float_image(frames, "frames"), wp).astype(wp.float32)
     h, w = stack.shape[1:]
-    flows = np.zeros((k, h, w, 2), np.float32)
-    conf = np.ones((k, h, w), np.float32)
+    flows = wp.zeros((k, h, w, 2), wp.float32)
+    conf = wp.ones((k, h, w), wp.float32)
     for i in range(k):
         if i == ref:
             continue
