@@ -18,6 +18,34 @@ from .._validation import check_float, check_int
 from .psf import PSF, make_psf
 
 
+def _ell(out_index, in_index, weights, n_out):
+    """ELL form (fixed number of entries per row) of a sparse ``n_out x n_in`` matrix given
+    as coordinates; duplicate entries are summed; rows with fewer entries are padded with
+    weight 0 at their first index (index 0 for an empty row).
+
+    Returns ``(indices int64 (n_out, m), weights float64 (n_out, m))``.
+    """
+    out_index = np.asarray(out_index, np.int64).ravel()
+    in_index = np.asarray(in_index, np.int64).ravel()
+    weights = np.asarray(weights, np.float64).ravel()
+    n_in = int(in_index.max()) + 1
+    keys, inverse = np.unique(out_index * n_in + in_index, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=weights, minlength=keys.size)
+    o, i = keys // n_in, keys % n_in
+    counts = np.bincount(o, minlength=n_out)
+    slot = np.arange(keys.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    m = max(int(counts.max()), 1)
+    idx = np.zeros((n_out, m), np.int64)
+    val = np.zeros((n_out, m), np.float64)
+    idx[o, slot] = i
+    val[o, slot] = summed
+    first = np.zeros(n_out, np.int64)
+    first[o[slot == 0]] = i[slot == 0]
+    pad = np.arange(m)[None, :] >= counts[:, None]
+    idx[pad] = np.broadcast_to(first[:, None], idx.shape)[pad]
+    return idx, val
+
+
 def _reflect_index(q, n):
     """Map indices of a symmetric extension back into ``[0, n)``."""
     m = np.mod(q, 2 * n)
@@ -49,6 +77,21 @@ class _AxisSampler:
         for q in list(range(self.before)) + list(range(self.before + self.n_hr, g.shape[0])):
             out[int(self.pad_index[q])] += g[q]
         return xp.moveaxis(out, 0, axis)
+
+    def ell(self, weights):
+        """``(forward, transposed)`` ELL tables of this axis' sampling matrix
+        ``S`` (``n_lr x n_hr``, border reflection folded in) for 1-D taps ``weights``.
+
+        The forward table keeps one entry per tap, in tap order (a reflected pixel that
+        two taps reach appears twice), so that it sums exactly as the strided
+        correlation of the padded image does; the transposed one sums duplicates.
+        """
+        n = len(weights)
+        hr = self.pad_index[self.offset + self.scale * np.arange(self.n_lr)[:, None]
+                            + np.arange(n)].astype(np.int64)
+        w = np.tile(np.asarray(weights, np.float64), (self.n_lr, 1))
+        lr = np.repeat(np.arange(self.n_lr), n)
+        return (hr, w), _ell(hr, lr, w, self.n_hr)
 
     def tap_slice(self, j):
         first = self.offset + j
@@ -96,6 +139,12 @@ class BlurDecimate:
                                  len(self.weights[0]) if self.psf.separable else w2.shape[0])
         self.cols = _AxisSampler(W, self.lr_shape[1], self.scale, p0 + ox,
                                  len(self.weights[1]) if self.psf.separable else w2.shape[1])
+        self.gather_tables = self.gather_tables_t = None
+        if self.psf.separable:
+            (ry, ry_t), (rx, rx_t) = self.rows.ell(self.weights[0]), self.cols.ell(self.weights[1])
+            # D B z = S_y z S_x^T and (D B)^T y = S_y^T y S_x, for kernels' separable_gather
+            self.gather_tables = ry + rx
+            self.gather_tables_t = ry_t + rx_t
 
     def forward(self, x):
         """Apply ``D B`` to ``x`` of shape ``(..., H, W)``; returns ``(..., h, w)``."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from .._validation import check_int
+from ..kernels import kernels_for
 from ..motion import Motion
 from .sampling import BlurDecimate
 from .warp import Warp, upsample_flow
@@ -10,6 +11,12 @@ from .warp import Warp, upsample_flow
 
 class SystemOperator:
     """``A x = [D B W_k x]_k``: HR image ``(H, W)`` to LR stack ``(K, h, w)``.
+
+    With a separable PSF, ``A`` and ``A^T`` are one kernel call each
+    (:func:`mfsr.kernels.reference.warp_blur_decimate` and its adjoint) over all frames;
+    each kernel set prepares the warps once in its own form (the reference: bilinear
+    tables, ``16 K H W`` bytes; Numba: the LR flows alone). The per-frame
+    :attr:`warps` are built only when asked for.
 
     Parameters
     ----------
@@ -35,16 +42,45 @@ class SystemOperator:
         self.psf = self.blur_decimate.psf
         self.phase = self.blur_decimate.phase
         self.confidence = motion.confidence
-        self.warps = [Warp(upsample_flow(f, self.scale, self.phase)) for f in motion.flows]
+        self.flows = motion.flows
+        self._warps = None
+        self._warp_states = {}
+        bd = self.blur_decimate
+        self._sampling = self._sampling_t = None
+        if bd.gather_tables is not None:
+            xp = get_array_module(motion.flows)
+            self._sampling = tuple(xp.asarray(t) for t in bd.gather_tables)
+            self._sampling_t = tuple(xp.asarray(t) for t in bd.gather_tables_t)
+
+    @property
+    def warps(self):
+        """The per-frame :class:`~mfsr.degradation.Warp` operators (built on first use)."""
+        if self._warps is None:
+            self._warps = [Warp(upsample_flow(f, self.scale, self.phase)) for f in self.flows]
+        return self._warps
+
+    def _warp_state(self, kernel_set):
+        """The warps in the form ``kernel_set`` works with, prepared once per kernel set."""
+        state = self._warp_states.get(kernel_set.NAME)
+        if state is None:
+            state = kernel_set.prepare_warps(self.flows, self.scale, self.phase)
+            self._warp_states[kernel_set.NAME] = state
+        return state
 
     def forward(self, x):
         """``A x``: HR image ``(H, W)`` to LR stack ``(K, h, w)``."""
+        if self._sampling is not None:
+            ks = kernels_for(x)
+            return ks.warp_blur_decimate(x, self._warp_state(ks), *self._sampling)
         xp = get_array_module(x)
         warped = xp.stack([wk.forward(x) for wk in self.warps])
         return self.blur_decimate.forward(warped)
 
     def adjoint(self, r):
         """``A^T r``: LR stack ``(K, h, w)`` to HR image ``(H, W)``."""
+        if self._sampling_t is not None:
+            ks = kernels_for(r)
+            return ks.warp_blur_decimate_adjoint(r, self._warp_state(ks), *self._sampling_t)
         back = self.blur_decimate.adjoint(r)
         out = self.warps[0].adjoint(back[0]).copy()
         for wk, b in zip(self.warps[1:], back[1:]):

@@ -1,11 +1,26 @@
 """Reference kernels: plain ``xp`` array code, the definition the fast kernels must match.
 
 Every kernel set (this one, ``numba_kernels``, ``cupy_kernels``) exposes the same
-functions with the same signatures and results (to float tolerance).
+functions with the same signatures and results (to float tolerance):
+
+- ``warp_forward`` / ``warp_adjoint``: bilinear backward warp of one image and its splat.
+- ``strided_correlate`` / ``strided_correlate_adjoint``: separable blur + decimation of a
+  padded stack and its adjoint.
+- ``separable_gather``: ``S_y z S_x^T`` for two small sparse matrices in ELL form (fixed
+  entries per row); blur + decimation with the border reflection folded in, and, with
+  the transposed tables, its adjoint.
+- ``prepare_warps``, ``warp_blur_decimate`` / ``warp_blur_decimate_adjoint``: the
+  whole system operator ``A = D B W_k`` over a stack of warps, and ``A^T``; each kernel
+  set keeps the warps in its own form (tables here, LR flows in the Numba set).
+- ``pairwise_prior``, ``tv_prior``: prior values and gradients.
+- ``data_fidelity``: robust residual weighting of the data term.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
+from .geometry import bilinear_tables, upsample_flow
 
 NAME = "numpy"
 
@@ -68,6 +83,103 @@ def strided_correlate_adjoint(y, wy, wx, start, scale, padded_shape):
     return g
 
 
+def separable_gather(z, rows, row_weights, cols, col_weights):
+    """Apply two sparse matrices in ELL form along the last two axes: ``S_y z S_x^T``.
+
+    ``out[..., i, j] = sum_a sum_b row_weights[i, a] col_weights[j, b]
+    z[..., rows[i, a], cols[j, b]]``.
+
+    Parameters
+    ----------
+    z : array (..., H, W)
+    rows, row_weights : arrays (h, m_y)
+        Column indices (into ``H``; int64) and values of each row of ``S_y``; unused
+        entries carry weight 0 and any valid index.
+    cols, col_weights : arrays (w, m_x)
+        The same for ``S_x`` (indices into ``W``).
+
+    Returns
+    -------
+    array (..., h, w) of ``z``'s dtype
+    """
+    xp = get_array_module(z)
+    rows, cols = xp.asarray(rows), xp.asarray(cols)
+    wr = xp.asarray(row_weights, dtype=z.dtype)
+    wc = xp.asarray(col_weights, dtype=z.dtype)
+    t = sum(wr[:, a, None] * xp.take(z, rows[:, a], axis=-2) for a in range(rows.shape[1]))
+    out = sum(wc[:, b] * xp.take(t, cols[:, b], axis=-1) for b in range(cols.shape[1]))
+    return out.astype(z.dtype, copy=False)
+
+
+def prepare_warps(flows, scale, phase):
+    """Precompute what :func:`warp_blur_decimate` needs of ``K`` warps (once per operator).
+
+    Parameters
+    ----------
+    flows : array (K, h, w, 2)
+        LR flows ``(dx, dy)`` in LR pixels; the HR warps are
+        ``upsample_flow(flows[k], scale, phase)`` (:mod:`mfsr.kernels.geometry`).
+    scale : int
+    phase : float
+
+    Returns
+    -------
+    tuple
+        An opaque state for this kernel set's :func:`warp_blur_decimate` and
+        :func:`warp_blur_decimate_adjoint`. Here the stacked bilinear tables
+        ``(index, wy, wx)``, each ``(K, H*W)``, and ``identity``, a NumPy bool array
+        ``(K,)`` flagging warps by a zero flow (their tables are not read).
+    """
+    xp = get_array_module(flows)
+    k, h, w = flows.shape[:3]
+    n = scale * h * scale * w
+    tables = (xp.empty((k, n), xp.int64), xp.empty((k, n), xp.float32),
+              xp.empty((k, n), xp.float32))
+    identity = np.zeros(k, bool)
+    for i in range(k):
+        flow_hr = upsample_flow(flows[i], scale, phase)
+        identity[i] = not bool(xp.any(flow_hr != 0))
+        bilinear_tables(flow_hr, out=tuple(t[i] for t in tables))
+    return tables + (identity,)
+
+
+def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
+    """The system operator ``A x = [S_y (W_k x) S_x^T]_k`` for ``K`` warps in one call.
+
+    Parameters
+    ----------
+    x : array (H, W)
+    warps : tuple
+        ``prepare_warps(flows, scale, phase)`` of the same kernel set.
+    rows, row_weights, cols, col_weights
+        Blur + decimation ``D B`` as for :func:`separable_gather`.
+
+    Returns
+    -------
+    array (K, h, w)
+    """
+    xp = get_array_module(x)
+    index, wy, wx, identity = warps
+    z = xp.stack([x.copy() if identity[k] else warp_forward(x, index[k], wy[k], wx[k])
+                  for k in range(len(identity))])
+    return separable_gather(z, rows, row_weights, cols, col_weights)
+
+
+def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t):
+    """``A^T y = sum_k W_k^T (S_y^T y_k S_x)``, the adjoint of :func:`warp_blur_decimate`.
+
+    The sampling tables are those of the transposed matrices ``S_y^T`` (``(H, m)``) and
+    ``S_x^T`` (``(W, m)``). Returns an array ``(H, W)``.
+    """
+    index, wy, wx, identity = warps
+    z = separable_gather(y, rows_t, row_weights_t, cols_t, col_weights_t)
+    out = None
+    for k in range(len(identity)):
+        zk = z[k] if identity[k] else warp_adjoint(z[k], index[k], wy[k], wx[k])
+        out = zk.copy() if out is None else out.__iadd__(zk)
+    return out
+
+
 def _pair_slices(offset, shape):
     """Slices ``(a, b)`` with ``x[a] = x(p + o)`` and ``x[b] = x(p)`` over valid ``p``."""
     dy, dx = offset
@@ -124,3 +236,54 @@ def pairwise_prior(x, offsets, weights, kind, param):
         g[a] += dv
         g[b] -= dv
     return total, g
+
+
+def tv_prior(x, eps):
+    """Isotropic total variation ``sum sqrt(dx**2 + dy**2 + eps**2) - eps`` and its gradient.
+
+    Forward differences, zero past the last row / column.
+
+    Returns
+    -------
+    (float, array (H, W))
+    """
+    xp = get_array_module(x)
+    gx = xp.zeros_like(x)
+    gy = xp.zeros_like(x)
+    gx[:, :-1] = x[:, 1:] - x[:, :-1]
+    gy[:-1, :] = x[1:, :] - x[:-1, :]
+    mag = xp.sqrt(gx * gx + gy * gy + eps**2)
+    px, py = gx / mag, gy / mag
+    g = -(px + py)  # minus divergence, with the adjoint of the forward differences
+    g[:, 1:] += px[:, :-1]
+    g[1:, :] += py[:-1, :]
+    return float((mag - eps).sum()), g
+
+
+def data_fidelity(ax, y, c, kind, param, gain):
+    """Robust data term of the residual ``r = ax - y`` with per-pixel weights ``c``.
+
+    ``value = gain * sum(c * rho(r))`` with ``rho`` of :func:`rho`.
+
+    Parameters
+    ----------
+    ax, y, c : arrays of one shape
+        Prediction ``A x``, observations and data weights.
+    kind, param
+        Penalty, as for :func:`rho`.
+    gain : float
+        Factor on the penalty.
+
+    Returns
+    -------
+    value : float
+    r : array
+        ``ax - y``.
+    g : array
+        ``gain * c * rho'(r)``, the derivative of the value with respect to ``ax``.
+    """
+    xp = get_array_module(ax)
+    r = ax - y
+    v, dv = rho(r, kind, param, xp)
+    return gain * float((c * v).sum()), r, (gain * c) * dv
+

@@ -5,11 +5,17 @@ from .._validation import check_choice, check_float
 
 
 class DataTerm:
-    """``value_and_derivative(r, xp) -> (sum rho(r) elementwise array, rho'(r))``."""
+    """``value_and_derivative(r, xp) -> (sum rho(r) elementwise array, rho'(r))``.
+
+    ``penalty``: ``(kind, param, gain)`` when ``rho = gain * rho_kind(r; param)`` for a
+    penalty of :func:`mfsr.kernels.reference.rho`, so that the objective can weight the
+    residuals in one kernel pass (``kernels.data_fidelity``); None otherwise.
+    """
 
     name = "data"
     quadratic = False
     curvature = 1.0  # upper bound on rho''
+    penalty = None
 
     def value_and_derivative(self, r, xp):
         raise NotImplementedError
@@ -20,6 +26,7 @@ class L2(DataTerm):
 
     name = "l2"
     quadratic = True
+    penalty = ("quadratic", 0.0, 1.0)
 
     def value_and_derivative(self, r, xp):
         return 0.5 * r * r, r
@@ -37,6 +44,7 @@ class L1(DataTerm):
         self.eps = check_float(eps, "eps", minimum=0.0, strict_min=True)
         self.scale = check_float(scale, "scale", minimum=0.0, strict_min=True)
         self.curvature = self.scale / self.eps
+        self.penalty = ("charbonnier", self.eps, self.scale)
 
     def value_and_derivative(self, r, xp):
         root = xp.sqrt(r * r + self.eps**2)
@@ -51,6 +59,7 @@ class Huber(DataTerm):
 
     def __init__(self, delta=0.02):
         self.delta = check_float(delta, "delta", minimum=0.0, strict_min=True)
+        self.penalty = ("huber", self.delta, self.delta)  # delta * (r**2 / (2 delta), ...)
 
     def value_and_derivative(self, r, xp):
         a = xp.abs(r)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..kernels import kernels_for
 from ..priors import NoPrior, Prior
 from .data_terms import L2, DataTerm
 
@@ -44,14 +45,25 @@ class Objective:
         return float(xp.sqrt(xp.sum(self.c * r * r)))
 
     def value_and_gradient(self, x):
-        """Return ``(f(x), grad f(x), r)`` with ``r = A x - y``."""
-        xp = get_array_module(x)
-        r = self.residual(x)
-        v, dv = self.data_term.value_and_derivative(r, xp)
-        value = float(xp.sum(self.c * v))
-        grad = self.A.adjoint(self.c * dv)
+        """Return ``(f(x), grad f(x), r)`` with ``r = A x - y``.
+
+        Data terms with a ``penalty`` weight the residuals in one kernel pass
+        (:func:`mfsr.kernels.reference.data_fidelity`), others through their
+        ``value_and_derivative``.
+        """
+        ax = self.A.forward(x)
+        if self.data_term.penalty is not None:
+            value, r, dr = kernels_for(ax).data_fidelity(ax, self.y, self.c,
+                                                         *self.data_term.penalty)
+        else:
+            xp = get_array_module(x)
+            r = ax - self.y
+            v, dv = self.data_term.value_and_derivative(r, xp)
+            value, dr = float(xp.sum(self.c * v)), self.c * dv
+        grad = self.A.adjoint(dr)
         if self.weight:
             pv, pg = self.prior.value_and_gradient(x)
             value += self.weight * pv
-            grad += self.weight * pg
+            pg *= self.weight  # in place: no temporary image per evaluation
+            grad += pg
         return value, grad, r

@@ -1,0 +1,757 @@
+"""Numba kernels: the functions of :mod:`mfsr.kernels.reference`, compiled for the CPU.
+
+Same names, signatures and results (to float rounding) as the reference; the registry
+(:func:`mfsr.kernels.kernels_for`) hands this module out for NumPy arrays under the
+``"auto"`` and ``"numba"`` choices. Importing it without Numba raises ``ImportError``,
+on which the registry falls back to the reference.
+
+How the kernels are written:
+
+- ``parallel=True`` over output rows (or over one contiguous chunk of rows per thread
+  where a thread needs a scratch row or its own accumulator); every output element is
+  written by exactly one thread, so results do not depend on scheduling. Scatters (the
+  bilinear splat) go to one accumulator image per thread, summed at the end.
+- Arithmetic stays in the array's dtype (float32 by default; the weights are cast to
+  it), in the same order as the reference where that is cheap. Sums of many terms (the
+  prior and data values) accumulate in float64. ``fastmath`` is not used: the kernels
+  are bound by memory traffic and gathers, not by the few flops that reassociation
+  would save, and IEEE semantics keep float32 results equal to the reference's.
+- ``cache=True``: compiled code is stored next to this file (``__pycache__``) and
+  reused by later processes; the first call of each kernel and dtype in a fresh
+  environment pays the compile (see ``benchmarks/speed.py``, which reports it).
+- Inputs other than C-contiguous float32 / float64 NumPy arrays go to the reference.
+- Scratch arrays (per-thread accumulators, intermediate rows) are kept per thread of the
+  caller and reused between calls of the same shape, so a solver loop does not page in
+  fresh memory for them at every iteration.
+"""
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from .geometry import flow_axis_weights
+from .reference import rho  # noqa: F401  (xp code, shared with the reference)
+
+NAME = "numba"
+PENALTIES = {"quadratic": 0, "charbonnier": 1, "huber": 2}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_JIT = {"cache": True, "nogil": True}
+_PAR = {"parallel": True, **_JIT}
+_local = threading.local()
+
+
+def _fast(*arrays):
+    """True when the compiled kernels handle these arrays (float32/float64 NumPy)."""
+    return all(type(a) is np.ndarray and a.dtype in _FLOATS for a in arrays)
+
+
+def _workspace(name, shape, dtype):
+    """A scratch array kept per calling thread and reused while the shape stays the same."""
+    cache = getattr(_local, "arrays", None)
+    if cache is None:
+        cache = _local.arrays = {}
+    shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+    a = cache.get(name)
+    if a is None or a.shape != shape or a.dtype != dtype:
+        a = cache[name] = np.empty(shape, dtype)
+    return a
+
+
+def _threads():
+    return numba.get_num_threads()
+
+
+def _chunks(n):
+    """Number of contiguous chunks (one per thread) to split ``n`` rows into."""
+    return max(1, min(int(n), _threads()))
+
+
+def _warp_args(index, wy, wx, n):
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    wy = np.ascontiguousarray(wy, dtype=np.float32)
+    wx = np.ascontiguousarray(wx, dtype=np.float32)
+    if not index.shape[-1] == wy.shape[-1] == wx.shape[-1] == n:
+        raise ValueError(f"index, wy and wx must have one entry per pixel ({n}), got "
+                         f"{index.shape[-1]}, {wy.shape[-1]}, {wx.shape[-1]}")
+    return index, wy, wx
+
+
+# ------------------------------------------------------------------------- warps
+
+@njit(inline="always")
+def _bilerp(f, i, W, wy, wx):
+    a = f[i]
+    c = f[i + W]
+    top = a + wx * (f[i + 1] - a)
+    bot = c + wx * (f[i + W + 1] - c)
+    return top + wy * (bot - top)
+
+
+@njit(inline="always")
+def _splat(buf, i, W, v, wy, wx):
+    one = np.float32(1.0)
+    a = v * (one - wy)
+    b = v * wy
+    owx = one - wx
+    buf[i] += a * owx
+    buf[i + 1] += a * wx
+    buf[i + W] += b * owx
+    buf[i + W + 1] += b * wx
+
+
+@njit(**_PAR)
+def _warp_forward(f, index, wy, wx, W, out):
+    for p in prange(f.size):
+        out[p] = _bilerp(f, index[p], W, wy[p], wx[p])
+
+
+@njit(**_PAR)
+def _reduce_into(out, extra):
+    """``out += sum(extra, axis=0)`` in parallel."""
+    m = extra.shape[0]
+    for p in prange(out.size):
+        s = out[p]
+        for t in range(m):
+            s += extra[t, p]
+        out[p] = s
+
+
+@njit(**_PAR)
+def _warp_adjoint(v, index, wy, wx, W, out, extra):
+    n = v.size
+    T = extra.shape[0] + 1
+    for t in prange(T):
+        buf = out if t == 0 else extra[t - 1]
+        buf[:] = 0
+        for p in range(t * n // T, (t + 1) * n // T):
+            _splat(buf, index[p], W, v[p], wy[p], wx[p])
+    _reduce_into(out, extra)
+
+
+def warp_forward(x, index, wy, wx):
+    """Bilinear gather; see :func:`mfsr.kernels.reference.warp_forward`."""
+    if not _fast(x) or x.ndim != 2:
+        return reference.warp_forward(x, index, wy, wx)
+    x = np.ascontiguousarray(x)
+    index, wy, wx = _warp_args(index, wy, wx, x.size)
+    out = np.empty_like(x)
+    _warp_forward(x.ravel(), index, wy, wx, x.shape[1], out.ravel())
+    return out
+
+
+def warp_adjoint(y, index, wy, wx):
+    """Bilinear splat (one accumulator per thread); see
+    :func:`mfsr.kernels.reference.warp_adjoint`."""
+    if not _fast(y) or y.ndim != 2:
+        return reference.warp_adjoint(y, index, wy, wx)
+    y = np.ascontiguousarray(y)
+    index, wy, wx = _warp_args(index, wy, wx, y.size)
+    out = np.empty_like(y)
+    extra = _workspace("splat", (_threads() - 1, y.size), y.dtype)
+    _warp_adjoint(y.ravel(), index, wy, wx, y.shape[1], out.ravel(), extra)
+    return out
+
+
+# ----------------------------------------------------- strided blur + decimation
+
+def _taps(w, dtype):
+    w = np.ascontiguousarray(np.asarray(w, dtype=np.float64).astype(dtype))
+    if w.ndim != 1 or w.size < 1:
+        raise ValueError("tap arrays must be 1-D with at least one tap")
+    return w
+
+
+def _check_span(ny, nx, start, s, lr_shape, padded_shape):
+    (h, w), (ph, pw) = lr_shape, padded_shape
+    if min(start) < 0 or start[0] + s * (h - 1) + ny > ph or start[1] + s * (w - 1) + nx > pw:
+        raise ValueError(f"taps ({ny}, {nx}) from start {tuple(start)} with scale {s} over "
+                         f"{(h, w)} outputs leave the padded shape {(ph, pw)}")
+
+
+@njit(**_PAR)
+def _strided_correlate(xpad, wy, wx, s0, s1, s, out, T):
+    L, h, w = out.shape
+    PW = xpad.shape[2]
+    for t in prange(T):
+        tmp = np.empty(PW, xpad.dtype)
+        for li in range(t * (L * h) // T, (t + 1) * (L * h) // T):
+            l, i = li // h, li % h
+            r0 = s0 + s * i
+            tmp[:] = 0
+            for a in range(wy.size):
+                c = wy[a]
+                src = xpad[l, r0 + a]
+                for q in range(PW):
+                    tmp[q] += c * src[q]
+            for j in range(w):
+                c0 = s1 + s * j
+                acc = wx[0] * tmp[c0]
+                for b in range(1, wx.size):
+                    acc += wx[b] * tmp[c0 + b]
+                out[l, i, j] = acc
+
+
+@njit(**_PAR)
+def _strided_correlate_adjoint(y, wy, wx, s0, s1, s, out, t):
+    """Horizontal scatter into ``t`` (one LR row each), then vertical gather into ``out``."""
+    L, h, w = y.shape
+    PH, PW = out.shape[1], out.shape[2]
+    ny = wy.size
+    for li in prange(L * h):
+        l, i = li // h, li % h
+        row = t[l, i]
+        row[:] = 0
+        for j in range(w):
+            v = y[l, i, j]
+            c0 = s1 + s * j
+            for b in range(wx.size):
+                row[c0 + b] += wx[b] * v
+    for lq in prange(L * PH):
+        l, q = lq // PH, lq % PH
+        dst = out[l, q]
+        dst[:] = 0
+        # LR rows i with 0 <= q - s0 - s*i < ny
+        d = q - s0
+        i_hi = min(h - 1, d // s) if d >= 0 else -1
+        i_lo = max(0, -((ny - 1 - d) // s))
+        for i in range(i_lo, i_hi + 1):
+            c = wy[d - s * i]
+            src = t[l, i]
+            for p in range(PW):
+                dst[p] += c * src[p]
+
+
+def strided_correlate(xpad, wy, wx, start, scale, lr_shape):
+    """Separable strided correlation; see :func:`mfsr.kernels.reference.strided_correlate`."""
+    if not _fast(xpad) or xpad.ndim < 2:
+        return reference.strided_correlate(xpad, wy, wx, start, scale, lr_shape)
+    wy, wx = _taps(wy, xpad.dtype), _taps(wx, xpad.dtype)
+    s, (s0, s1) = int(scale), (int(start[0]), int(start[1]))
+    lr_shape = (int(lr_shape[0]), int(lr_shape[1]))
+    _check_span(wy.size, wx.size, (s0, s1), s, lr_shape, xpad.shape[-2:])
+    lead = xpad.shape[:-2]
+    x3 = np.ascontiguousarray(xpad).reshape((-1,) + xpad.shape[-2:])
+    out = np.empty((x3.shape[0],) + lr_shape, xpad.dtype)
+    _strided_correlate(x3, wy, wx, s0, s1, s, out, _chunks(out.shape[0] * out.shape[1]))
+    return out.reshape(lead + lr_shape)
+
+
+def strided_correlate_adjoint(y, wy, wx, start, scale, padded_shape):
+    """Adjoint of :func:`strided_correlate`; see
+    :func:`mfsr.kernels.reference.strided_correlate_adjoint`."""
+    if not _fast(y) or y.ndim < 2:
+        return reference.strided_correlate_adjoint(y, wy, wx, start, scale, padded_shape)
+    wy, wx = _taps(wy, y.dtype), _taps(wx, y.dtype)
+    s, (s0, s1) = int(scale), (int(start[0]), int(start[1]))
+    padded_shape = (int(padded_shape[0]), int(padded_shape[1]))
+    _check_span(wy.size, wx.size, (s0, s1), s, y.shape[-2:], padded_shape)
+    lead = y.shape[:-2]
+    y3 = np.ascontiguousarray(y).reshape((-1,) + y.shape[-2:])
+    out = np.empty((y3.shape[0],) + padded_shape, y.dtype)
+    t = _workspace("strided_t", (y3.shape[0], y3.shape[1], padded_shape[1]), y.dtype)
+    _strided_correlate_adjoint(y3, wy, wx, s0, s1, s, out, t)
+    return out.reshape(lead + padded_shape)
+
+
+# ------------------------------------------------- ELL separable gather, fused A
+#
+# The separable gather ``S_y z S_x^T`` runs "vertical first" when it shrinks the image
+# (forward: accumulate the tapped input rows with contiguous, vectorised AXPYs, then
+# gather the few output columns from that one row) and "horizontal first" when it grows
+# it (adjoint: gather each short input row out to full width once, then AXPY). Either
+# way the indexed gathers touch the small side. The rows a step needs come from a small
+# per-thread ring cache (slot = row mod R), filled on a miss: warped HR rows for the
+# fused forward, expanded LR rows for the fused adjoint. Consecutive output rows share
+# most of their taps, so each row is produced about once, and the working set stays in
+# cache. A conflict in the ring (possible only for irregular tables) costs a recompute,
+# never a wrong result, since each produced row is consumed at once.
+
+def _ell(idx, w, n_in, dtype, name):
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    w = np.ascontiguousarray(np.asarray(w).astype(dtype, copy=False))
+    if idx.ndim != 2 or idx.shape != w.shape or idx.shape[1] < 1:
+        raise ValueError(f"{name} indices and weights must be 2-D arrays of one shape, got "
+                         f"{idx.shape} and {w.shape}")
+    if idx.min() < 0 or idx.max() >= n_in:
+        raise ValueError(f"{name} indices must lie in [0, {n_in})")
+    return idx, w
+
+
+def _ring_size(idx, w, step):
+    """Ring slots that keep all rows of two outputs ``step`` input rows apart (entries
+    of weight 0 are skipped by the kernels and do not count)."""
+    used = w != 0
+    hi = np.where(used, idx, idx.min()).max(axis=1)
+    lo = np.where(used, idx, idx.max()).min(axis=1)
+    return int(np.maximum(hi - lo, 0).max()) + 1 + max(int(step), 1)
+
+
+@njit(inline="always")
+def _gather_row(src, cols, wc, dst):
+    """``dst[j] = sum_b wc[j, b] src[cols[j, b]]``."""
+    for j in range(dst.size):
+        acc = wc[j, 0] * src[cols[j, 0]]
+        for b in range(1, cols.shape[1]):
+            acc += wc[j, b] * src[cols[j, b]]
+        dst[j] = acc
+
+
+@njit(inline="always")
+def _axpy(dst, c, src, first):
+    if first:
+        for q in range(dst.size):
+            dst[q] = c * src[q]
+    else:
+        for q in range(dst.size):
+            dst[q] += c * src[q]
+
+
+@njit(**_PAR)
+def _gather_vertical_first(z, rows, wr, cols, wc, out, T):
+    L, h, w = out.shape
+    n = L * h
+    for t in prange(T):
+        acc = np.empty(z.shape[2], z.dtype)
+        for li in range(t * n // T, (t + 1) * n // T):
+            l, i = li // h, li % h
+            for a in range(rows.shape[1]):
+                _axpy(acc, wr[i, a], z[l, rows[i, a]], a == 0)
+            _gather_row(acc, cols, wc, out[l, i])
+
+
+@njit(**_PAR)
+def _gather_horizontal_first(z, rows, wr, cols, wc, out, T, R):
+    L, h, w = out.shape
+    Hin = z.shape[1]
+    n = L * h
+    for t in prange(T):
+        ring = np.empty((R, w), z.dtype)
+        tags = np.full(R, -1, np.int64)
+        for li in range(t * n // T, (t + 1) * n // T):
+            l, i = li // h, li % h
+            dst = out[l, i]
+            for a in range(rows.shape[1]):
+                r = rows[i, a]
+                slot = r % R
+                if tags[slot] != l * Hin + r:
+                    _gather_row(z[l, r], cols, wc, ring[slot])
+                    tags[slot] = l * Hin + r
+                _axpy(dst, wr[i, a], ring[slot], a == 0)
+
+
+def separable_gather(z, rows, row_weights, cols, col_weights):
+    """``S_y z S_x^T`` with ELL tables; see :func:`mfsr.kernels.reference.separable_gather`."""
+    if not _fast(z) or z.ndim < 2:
+        return reference.separable_gather(z, rows, row_weights, cols, col_weights)
+    rows, wr = _ell(rows, row_weights, z.shape[-2], z.dtype, "rows")
+    cols, wc = _ell(cols, col_weights, z.shape[-1], z.dtype, "cols")
+    lead = z.shape[:-2]
+    z3 = np.ascontiguousarray(z).reshape((-1,) + z.shape[-2:])
+    out = np.empty((z3.shape[0], rows.shape[0], cols.shape[0]), z.dtype)
+    T = _chunks(out.shape[0] * out.shape[1])
+    if rows.shape[0] <= z3.shape[1]:
+        _gather_vertical_first(z3, rows, wr, cols, wc, out, T)
+    else:
+        _gather_horizontal_first(z3, rows, wr, cols, wc, out, T, _ring_size(rows, wr, 1))
+    return out.reshape(lead + out.shape[1:])
+
+
+@njit(inline="always")
+def _warp_row(f, ik, yk, xk, W, z):
+    """One row of a warp from its tables (1-D contiguous views)."""
+    for q in range(z.size):
+        z[q] = _bilerp(f, ik[q], W, yk[q], xk[q])
+
+
+@njit(inline="always")
+def _splat_row(buf, ik, yk, xk, W, z):
+    for q in range(z.size):
+        _splat(buf, ik[q], W, z[q], yk[q], xk[q])
+
+
+@njit(**_PAR)
+def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
+    """``out[k] = S_y (W_k x) S_x^T``; the ring holds warped HR rows (tag ``k H + row``)."""
+    K, h, w = out.shape
+    H = f.size // W
+    n = K * h
+    for t in prange(T):
+        ring = np.empty((R, W), f.dtype)
+        tags = np.full(R, -1, np.int64)
+        acc = np.empty(W, f.dtype)
+        for ki in range(t * n // T, (t + 1) * n // T):
+            k, i = ki // h, ki % h
+            first = True
+            for a in range(rows.shape[1]):
+                c = wr[i, a]
+                if c == 0 and a > 0:
+                    continue
+                r = rows[i, a]
+                slot = r % R
+                if tags[slot] != k * H + r:
+                    lo, hi = r * W, (r + 1) * W
+                    if identity[k]:
+                        ring[slot, :] = f[lo:hi]
+                    else:
+                        # 1-D views of one frame first: slicing [k, lo:hi] directly gives
+                        # non-contiguous typed views that do not vectorise
+                        ik, yk, xk = index[k], wy[k], wx[k]
+                        _warp_row(f, ik[lo:hi], yk[lo:hi], xk[lo:hi], W, ring[slot])
+                    tags[slot] = k * H + r
+                _axpy(acc, c, ring[slot], first)
+                first = False
+            _gather_row(acc, cols, wc, out[k, i])
+
+
+@njit(**_PAR)
+def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out, extra, R):
+    """``out = sum_k W_k^T (S_y^T y_k S_x)``; the ring holds LR rows expanded to width W
+    (tag ``k h + row``); each HR row is splatted into the thread's accumulator (``out``
+    for the first thread), and the accumulators are summed at the end."""
+    K, h, w = y.shape
+    H = rows_t.shape[0]
+    n = K * H
+    T = extra.shape[0] + 1
+    for t in prange(T):
+        buf = out if t == 0 else extra[t - 1]
+        buf[:] = 0
+        ring = np.empty((R, W), y.dtype)
+        tags = np.full(R, -1, np.int64)
+        z = np.empty(W, y.dtype)
+        for kp in range(t * n // T, (t + 1) * n // T):
+            k, p = kp // H, kp % H
+            first = True
+            for m in range(rows_t.shape[1]):
+                c = wr_t[p, m]
+                if c == 0 and m > 0:
+                    continue
+                i = rows_t[p, m]
+                slot = i % R
+                if tags[slot] != k * h + i:
+                    _gather_row(y[k, i], cols_t, wc_t, ring[slot])
+                    tags[slot] = k * h + i
+                _axpy(z, c, ring[slot], first)
+                first = False
+            lo, hi = p * W, (p + 1) * W
+            if identity[k]:
+                dst = buf[lo:hi]
+                for q in range(W):
+                    dst[q] += z[q]
+            else:
+                ik, yk, xk = index[k], wy[k], wx[k]
+                _splat_row(buf, ik[lo:hi], yk[lo:hi], xk[lo:hi], W, z)
+    _reduce_into(out, extra)
+
+
+@njit(inline="always")
+def _flow_row(flow, p, r0, r1, ar, frow):
+    """Row ``p`` of an LR flow ``(h, w, 2)`` interpolated to HR row ``p`` (still on the
+    LR columns), as :func:`mfsr.kernels.geometry.upsample_flow` does."""
+    a = ar[p]
+    oa = np.float32(1.0) - a
+    fa, fb = flow[r0[p]], flow[r1[p]]
+    for j in range(frow.shape[0]):
+        frow[j, 0] = fa[j, 0] * oa + fb[j, 0] * a
+        frow[j, 1] = fa[j, 1] * oa + fb[j, 1] * a
+
+
+@njit(**_PAR)
+def _warp_tables(flows, r0, r1, ar, c0, c1, ac, s, index, wy, wx, moving):
+    """:func:`mfsr.kernels.geometry.bilinear_tables` of
+    :func:`~mfsr.kernels.geometry.upsample_flow`, row by row, with the same float32
+    operations in the same order (so the tables are equal); ``moving[k, p]``: whether HR
+    row ``p`` of frame ``k`` has a non-zero flow."""
+    K, H, W = index.shape[0], r0.size, c0.size
+    one, zero = np.float32(1.0), np.float32(0.0)
+    hmax, wmax = np.float32(H - 1), np.float32(W - 1)
+    hlim, wlim = np.float32(H - 2), np.float32(W - 2)
+    for kp in prange(K * H):
+        k, p = kp // H, kp % H
+        frow = np.empty((flows.shape[2], 2), np.float32)
+        _flow_row(flows[k], p, r0, r1, ar, frow)
+        py = np.float32(p)
+        ik, yk, xk = index[k], wy[k], wx[k]
+        nz = False
+        for q in range(W):
+            b = ac[q]
+            ob = one - b
+            fx = (frow[c0[q], 0] * ob + frow[c1[q], 0] * b) * s
+            fy = (frow[c0[q], 1] * ob + frow[c1[q], 1] * b) * s
+            nz = nz or fx != 0 or fy != 0
+            cy = min(max(py + fy, zero), hmax)
+            cx = min(max(np.float32(q) + fx, zero), wmax)
+            i0 = min(np.floor(cy), hlim)
+            j0 = min(np.floor(cx), wlim)
+            ik[p * W + q] = int(i0) * W + int(j0)
+            yk[p * W + q] = cy - i0
+            xk[p * W + q] = cx - j0
+        moving[k, p] = nz
+
+
+def prepare_warps(flows, scale, phase):
+    """Stacked bilinear tables of the warps; see :func:`mfsr.kernels.reference.prepare_warps`.
+
+    The same tables as the reference's (computed in parallel, straight from the LR
+    flows), with a 32-bit index: 12 bytes per HR pixel and frame, not 16.
+    Returns ``(index int32 (K, H*W), wy, wx float32 (K, H*W), identity bool (K,))``.
+    """
+    if type(flows) is not np.ndarray:
+        return reference.prepare_warps(flows, scale, phase)
+    if flows.ndim != 4 or flows.shape[-1] != 2:
+        raise ValueError(f"flows must have shape (K, h, w, 2), got {flows.shape}")
+    scale = int(scale)
+    k, h, w = flows.shape[:3]
+    H, W = scale * h, scale * w
+    if H < 2 or W < 2:
+        raise ValueError(f"warps need an HR image of at least 2x2 pixels, got {H}x{W}")
+    if H * W >= 2**31:
+        raise ValueError(f"HR image of {H * W} pixels is too large for 32-bit warp tables")
+    r0, r1, ar = flow_axis_weights(h, scale, phase)
+    c0, c1, ac = flow_axis_weights(w, scale, phase)
+    index = np.empty((k, H * W), np.int32)
+    wy, wx = np.empty((k, H * W), np.float32), np.empty((k, H * W), np.float32)
+    moving = np.empty((k, H), np.bool_)
+    _warp_tables(np.ascontiguousarray(flows, dtype=np.float32), r0, r1, ar, c0, c1, ac,
+                 np.float32(scale), index, wy, wx, moving)
+    return index, wy, wx, ~moving.any(axis=1)
+
+
+def _check_state(warps, n):
+    index, wy, wx, identity = warps
+    if not (type(index) is np.ndarray and index.dtype == np.int32 and index.ndim == 2
+            and index.shape == wy.shape == wx.shape and index.shape[1] == n
+            and identity.shape == (index.shape[0],)):
+        raise ValueError("warps must come from numba_kernels.prepare_warps for this image size")
+    return index, wy, wx, identity
+
+
+def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
+    """Fused ``A x`` over all frames; see :func:`mfsr.kernels.reference.warp_blur_decimate`."""
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D image, got shape {x.shape}")
+    index, wy, wx, identity = _check_state(warps, x.size)
+    if not _fast(x):
+        x = np.asarray(x, dtype=np.float64)
+    x = np.ascontiguousarray(x)
+    H, W = x.shape
+    rows, wr = _ell(rows, row_weights, H, x.dtype, "rows")
+    cols, wc = _ell(cols, col_weights, W, x.dtype, "cols")
+    K, h, w = index.shape[0], rows.shape[0], cols.shape[0]
+    out = np.empty((K, h, w), x.dtype)
+    _wbd_forward(x.ravel(), W, index, wy, wx, identity, rows, wr, cols, wc, out,
+                 _chunks(K * h), _ring_size(rows, wr, -(-H // h)))
+    return out
+
+
+def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t):
+    """Fused ``A^T y``; see :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
+    H, W = len(rows_t), len(cols_t)
+    index, wy, wx, identity = _check_state(warps, H * W)
+    K = index.shape[0]
+    if y.ndim != 3 or y.shape[0] != K:
+        raise ValueError(f"y must have shape (K={K}, h, w), got {y.shape}")
+    if not _fast(y):
+        y = np.asarray(y, dtype=np.float64)
+    y = np.ascontiguousarray(y)
+    rows_t, wr = _ell(rows_t, row_weights_t, y.shape[1], y.dtype, "rows_t")
+    cols_t, wc = _ell(cols_t, col_weights_t, y.shape[2], y.dtype, "cols_t")
+    extra = _workspace("splat", (_threads() - 1, H * W), y.dtype)
+    out = np.empty((H, W), y.dtype)
+    _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr, cols_t, wc, out.ravel(), extra,
+                 _ring_size(rows_t, wr, 1))
+    return out
+
+
+# ---------------------------------------------------------------- priors, data
+
+def _constants(kind, param, dtype):
+    """``(kind code, [param, param**2, 2 param, param / 2, 1/2, 1] in dtype)``."""
+    if kind not in PENALTIES:
+        raise ValueError(f"unknown penalty kind {kind!r}")
+    p = float(param)
+    return PENALTIES[kind], np.array([p, p * p, 2 * p, p / 2, 0.5, 1.0], dtype=dtype)
+
+
+@njit(inline="always")
+def _quadratic(d, k):
+    return k[4] * d * d, d
+
+
+@njit(inline="always")
+def _charbonnier(d, k):
+    root = np.sqrt(d * d + k[1])
+    return root - k[0], d / root
+
+
+@njit(inline="always")
+def _huber(d, k):
+    a = abs(d)
+    t = min(max(d / k[0], -k[5]), k[5])
+    return (d * d / k[2] if a <= k[0] else a - k[3]), t
+
+
+@njit(inline="always")
+def _pair_row(pen, k, wo, xa, xb, ga, gb, va):
+    """One row of one offset: ``d = xa - xb``; ``ga += wo rho'``, ``gb -= wo rho'``,
+    ``va += wo rho`` (row views of equal length; branch-free, so it vectorises)."""
+    for j in range(xa.size):
+        v, dv = pen(xa[j] - xb[j], k)
+        va[j] += wo * v
+        ga[j] += wo * dv
+        gb[j] -= wo * dv
+
+
+@njit(inline="always")
+def _pairwise_rows(pen, x, dys, dxs, ws, k, g, totals, lo, hi):
+    """Rows ``lo:hi`` of the gradient (gather form: each pixel takes its own term of
+    both pairs it belongs to; a scratch row receives the other end, discarded) and
+    the value of the pairs starting in these rows."""
+    H, W = x.shape
+    vals = np.zeros(W, x.dtype)
+    sink = np.empty(W, x.dtype)
+    for i in range(lo, hi):
+        gi = g[i]
+        gi[:] = 0
+        xi = x[i]
+        for o in range(dys.size):
+            dy, dx, wo = dys[o], dxs[o], ws[o]
+            j0, j1 = max(0, -dx), min(W, W - dx)  # pair (p, p + o): value, -rho' at p
+            if 0 <= i + dy < H and j1 > j0:
+                x2 = x[i + dy]
+                _pair_row(pen, k, wo, x2[j0 + dx: j1 + dx], xi[j0: j1], sink[j0: j1],
+                          gi[j0: j1], vals[j0: j1])
+            j0, j1 = max(0, dx), min(W, W + dx)  # pair (p - o, p): +rho' at p
+            if 0 <= i - dy < H and j1 > j0:
+                x3 = x[i - dy]
+                _pair_row(pen, k, wo, xi[j0: j1], x3[j0 - dx: j1 - dx], gi[j0: j1],
+                          sink[j0: j1], sink[j0: j1])
+        total = 0.0
+        for j in range(W):
+            total += vals[j]
+            vals[j] = 0
+        totals[i] = total
+
+
+@njit(**_PAR)
+def _pairwise_prior(x, dys, dxs, ws, kind, k, g, totals, T):
+    H = x.shape[0]
+    for t in prange(T):
+        lo, hi = t * H // T, (t + 1) * H // T
+        if kind == 0:
+            _pairwise_rows(_quadratic, x, dys, dxs, ws, k, g, totals, lo, hi)
+        elif kind == 1:
+            _pairwise_rows(_charbonnier, x, dys, dxs, ws, k, g, totals, lo, hi)
+        else:
+            _pairwise_rows(_huber, x, dys, dxs, ws, k, g, totals, lo, hi)
+
+
+def pairwise_prior(x, offsets, weights, kind, param):
+    """All offsets in one pass; see :func:`mfsr.kernels.reference.pairwise_prior`."""
+    code, k = _constants(kind, param, getattr(x, "dtype", np.float64))
+    if not _fast(x) or x.ndim != 2:
+        return reference.pairwise_prior(x, offsets, weights, kind, param)
+    offsets = [(int(dy), int(dx)) for dy, dx in offsets]
+    if len(offsets) != len(weights):
+        raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
+    x = np.ascontiguousarray(x)
+    dys = np.array([o[0] for o in offsets], np.int64)
+    dxs = np.array([o[1] for o in offsets], np.int64)
+    ws = np.asarray(weights, np.float64).astype(x.dtype)
+    g = np.empty_like(x)
+    totals = np.empty(x.shape[0])
+    _pairwise_prior(x, dys, dxs, ws, code, k, g, totals, _chunks(x.shape[0]))
+    return float(totals.sum()), g
+
+
+@njit(**_PAR)
+def _tv_prior(x, eps, eps2, g, totals):
+    """Bands of rows per thread; ``py`` of the row above kept in a scratch row."""
+    H, W = x.shape
+    T = totals.size
+    zero = eps - eps
+    for t in prange(T):
+        lo, hi = t * H // T, (t + 1) * H // T
+        py_up = np.zeros(W, x.dtype)
+        py = np.empty(W, x.dtype)
+        if lo > 0:
+            for j in range(W):
+                gx = x[lo - 1, j + 1] - x[lo - 1, j] if j < W - 1 else zero
+                gy = x[lo, j] - x[lo - 1, j]
+                py_up[j] = gy / np.sqrt(gx * gx + gy * gy + eps2)
+        band = 0.0
+        for i in range(lo, hi):
+            px_left = zero
+            for j in range(W):
+                gx = x[i, j + 1] - x[i, j] if j < W - 1 else zero
+                gy = x[i + 1, j] - x[i, j] if i < H - 1 else zero
+                mag = np.sqrt(gx * gx + gy * gy + eps2)
+                band += mag - eps
+                px = gx / mag
+                py[j] = gy / mag
+                v = -(px + py[j])
+                if j > 0:
+                    v += px_left
+                if i > 0:
+                    v += py_up[j]
+                g[i, j] = v
+                px_left = px
+            py_up, py = py, py_up
+        totals[t] = band
+
+
+def tv_prior(x, eps):
+    """Total variation value and gradient; see :func:`mfsr.kernels.reference.tv_prior`."""
+    if not _fast(x) or x.ndim != 2:
+        return reference.tv_prior(x, eps)
+    x = np.ascontiguousarray(x)
+    t = x.dtype.type
+    g = np.empty_like(x)
+    totals = np.empty(min(x.shape[0], 4 * _threads()))
+    _tv_prior(x, t(eps), t(float(eps) ** 2), g, totals)
+    return float(totals.sum()), g
+
+
+@njit(inline="always")
+def _fidelity(pen, k, gain, ax, y, c, r, g):
+    total = 0.0
+    for p in range(ax.size):
+        d = ax[p] - y[p]
+        v, dv = pen(d, k)
+        r[p] = d
+        total += c[p] * v
+        g[p] = gain * c[p] * dv
+    return total
+
+
+@njit(**_PAR)
+def _data_fidelity(ax, y, c, kind, k, gain, r, g, totals):
+    n, T = ax.size, totals.size
+    for t in prange(T):
+        lo, hi = t * n // T, (t + 1) * n // T
+        a, b, c_, r_, g_ = ax[lo:hi], y[lo:hi], c[lo:hi], r[lo:hi], g[lo:hi]
+        if kind == 0:
+            totals[t] = _fidelity(_quadratic, k, gain, a, b, c_, r_, g_)
+        elif kind == 1:
+            totals[t] = _fidelity(_charbonnier, k, gain, a, b, c_, r_, g_)
+        else:
+            totals[t] = _fidelity(_huber, k, gain, a, b, c_, r_, g_)
+
+
+def data_fidelity(ax, y, c, kind, param, gain):
+    """Robust residual weighting in one pass; see
+    :func:`mfsr.kernels.reference.data_fidelity`."""
+    code, k = _constants(kind, param, getattr(ax, "dtype", np.float64))
+    if not _fast(ax, y) or ax.shape != y.shape or ax.dtype != y.dtype:
+        return reference.data_fidelity(ax, y, c, kind, param, gain)
+    c = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=ax.dtype), ax.shape))
+    ax, y = np.ascontiguousarray(ax), np.ascontiguousarray(y)
+    r, g = np.empty_like(ax), np.empty_like(ax)
+    totals = np.empty(_chunks(ax.size))
+    _data_fidelity(ax.ravel(), y.ravel(), c.ravel(), code, k, ax.dtype.type(gain), r.ravel(),
+                   g.ravel(), totals)
+    return float(gain) * float(totals.sum()), r, g
+
