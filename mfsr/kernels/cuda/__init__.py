@@ -17,6 +17,12 @@ KERNELS = {
     "strided_correlate": "sampling",
     "strided_correlate_adjoint": "sampling",
     "pairwise_prior": "prior",
+    "tv_prior": "prior",
+    "data_fidelity": "data",
+    "ell_gather_rows": "operator",
+    "ell_gather_cols": "operator",
+    "warp_frames": "operator",
+    "gather_cols_splat": "operator",
 }
 #: source files, without ``.cu``
 SOURCES = tuple(sorted(set(KERNELS.values())))

@@ -17,6 +17,7 @@ typedef long long mfsr_index;
 // Host build (g++): kernels become plain C functions looping over all indices.
 #include <cmath>
 using std::fabs;
+using std::floor;
 using std::sqrt;
 #define MFSR_HD inline
 #define MFSR_KERNEL extern "C"
@@ -66,6 +67,57 @@ MFSR_HD T mfsr_rho(T d, int kind, T param, T* slope) {
     }
     *slope = d;
     return T(0.5) * d * d;
+}
+
+// Bilinear sample of x (row length `width`) at the top-left neighbour i with fractional
+// offsets (fy, fx), in the order of mfsr.kernels.reference.warp_forward.
+template <typename T>
+MFSR_HD T mfsr_bilerp(const T* x, mfsr_index i, mfsr_index width, float fy, float fx) {
+    const T a = (T)fx, b = (T)fy;
+    const T top = x[i] + a * (x[i + 1] - x[i]);
+    const T bot = x[i + width] + a * (x[i + width + 1] - x[i + width]);
+    return top + b * (bot - top);
+}
+
+// Splat v onto the four neighbours of i, the adjoint of mfsr_bilerp (1 - w in float32,
+// as mfsr.kernels.reference.warp_adjoint computes it from the float32 weights).
+template <typename T>
+MFSR_HD void mfsr_splat(T* out, mfsr_index i, mfsr_index width, float fy, float fx, T v) {
+    const T a = v * (T)(1.0f - fy), b = v * (T)fy;
+    mfsr_add(out + i, a * (T)(1.0f - fx));
+    mfsr_add(out + i + 1, a * (T)fx);
+    mfsr_add(out + i + width, b * (T)(1.0f - fx));
+    mfsr_add(out + i + width + 1, b * (T)fx);
+}
+
+// The bilinear table of HR pixel (P, Q) of the warp by an LR flow, computed on the fly as
+// mfsr.kernels.geometry.upsample_flow and bilinear_tables do (float32, same order):
+// flow_k is one LR flow (h_lr, w_lr, 2) as (dx, dy); (r0, r1, ar) and (c0, c1, ac) are
+// geometry.flow_axis_weights of the rows and columns; the HR image is (H, W).
+MFSR_HD void mfsr_warp_table(const float* flow_k, mfsr_index w_lr, const mfsr_index* r0,
+                             const mfsr_index* r1, const float* ar, const mfsr_index* c0,
+                             const mfsr_index* c1, const float* ac, float scale,
+                             mfsr_index H, mfsr_index W, mfsr_index P, mfsr_index Q,
+                             mfsr_index* index, float* wy, float* wx) {
+    const float a = ar[P], b = ac[Q], oa = 1.0f - a, ob = 1.0f - b;
+    const float* f00 = flow_k + 2 * (r0[P] * w_lr + c0[Q]);
+    const float* f10 = flow_k + 2 * (r1[P] * w_lr + c0[Q]);
+    const float* f01 = flow_k + 2 * (r0[P] * w_lr + c1[Q]);
+    const float* f11 = flow_k + 2 * (r1[P] * w_lr + c1[Q]);
+    float hr[2];
+    for (int d = 0; d < 2; ++d) {
+        const float left = f00[d] * oa + f10[d] * a;   // rows[:, c0]
+        const float right = f01[d] * oa + f11[d] * a;  // rows[:, c1]
+        hr[d] = (left * ob + right * b) * scale;
+    }
+    const float cy = mfsr_clip((float)P + hr[1], 0.0f, (float)(H - 1));
+    const float cx = mfsr_clip((float)Q + hr[0], 0.0f, (float)(W - 1));
+    float i0 = floor(cy), j0 = floor(cx);
+    i0 = i0 < (float)(H - 2) ? i0 : (float)(H - 2);
+    j0 = j0 < (float)(W - 2) ? j0 : (float)(W - 2);
+    *wy = cy - i0;
+    *wx = cx - j0;
+    *index = (mfsr_index)i0 * W + (mfsr_index)j0;
 }
 
 #if !defined(MFSR_HOST_EMULATION)

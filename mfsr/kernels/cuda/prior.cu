@@ -1,3 +1,6 @@
+// Priors: value and gradient in one pass, the value summed per block (one double atomic
+// per block).
+//
 // Pairwise priors R(x) = sum_o w_o sum_p rho(x(p + o) - x(p)) and their gradient, all
 // offsets fused in one pass: each thread owns one pixel p, reads its neighbours at +o and
 // -o, writes grad R at p (a gather: no atomics) and adds the value of the pairs based at p
@@ -49,5 +52,54 @@ MFSR_HD T pairwise_prior_at(const T* x, const int* offsets, const T* weights, in
         mfsr_block_sum_to(partial, total);                                               \
     }
 
+// Isotropic TV with forward differences (zero past the last row / column),
+// mfsr.kernels.reference.tv_prior: the magnitude at pixel (r, c).
+template <typename T>
+MFSR_HD T tv_magnitude(const T* x, mfsr_index height, mfsr_index width, mfsr_index r,
+                       mfsr_index c, T eps2, T* gx, T* gy) {
+    const T v = x[r * width + c];
+    *gx = c < width - 1 ? x[r * width + c + 1] - v : T(0);
+    *gy = r < height - 1 ? x[(r + 1) * width + c] - v : T(0);
+    return sqrt(*gx * *gx + *gy * *gy + eps2);
+}
+
+// Gradient at p = -(px + py)(p) + px(p - e_x) + py(p - e_y), p = (gx, gy) / magnitude;
+// *value gets the magnitude minus eps.
+template <typename T>
+MFSR_HD T tv_prior_at(const T* x, T eps, mfsr_index height, mfsr_index width, mfsr_index p,
+                      T* value) {
+    const mfsr_index r = p / width, c = p - (p / width) * width;
+    const T eps2 = eps * eps;
+    T gx, gy;
+    const T mag = tv_magnitude(x, height, width, r, c, eps2, &gx, &gy);
+    *value = mag - eps;
+    T grad = -(gx / mag + gy / mag);
+    T nx, ny;
+    if (c > 0) {  // px of the left neighbour
+        const T m = tv_magnitude(x, height, width, r, c - 1, eps2, &nx, &ny);
+        grad += nx / m;
+    }
+    if (r > 0) {  // py of the upper neighbour
+        const T m = tv_magnitude(x, height, width, r - 1, c, eps2, &nx, &ny);
+        grad += ny / m;
+    }
+    return grad;
+}
+
+#define MFSR_TV_KERNELS(T, SUFFIX)                                                       \
+    MFSR_KERNEL void tv_prior_##SUFFIX(const T* __restrict__ x, T eps, mfsr_index height, \
+                                       mfsr_index width, T* __restrict__ grad,           \
+                                       double* total) {                                  \
+        double partial = 0.0;                                                            \
+        T v;                                                                             \
+        MFSR_GRID_LOOP(p, height * width) {                                              \
+            grad[p] = tv_prior_at<T>(x, eps, height, width, p, &v);                      \
+            partial += (double)v;                                                        \
+        }                                                                                \
+        mfsr_block_sum_to(partial, total);                                               \
+    }
+
 MFSR_PRIOR_KERNELS(float, f32)
 MFSR_PRIOR_KERNELS(double, f64)
+MFSR_TV_KERNELS(float, f32)
+MFSR_TV_KERNELS(double, f64)

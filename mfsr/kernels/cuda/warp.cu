@@ -8,25 +8,14 @@
 template <typename T>
 MFSR_HD T warp_forward_at(const T* x, const mfsr_index* index, const float* wy,
                           const float* wx, mfsr_index width, mfsr_index p) {
-    const mfsr_index i = index[p];
-    const T a = (T)wx[p], b = (T)wy[p];
-    const T top = x[i] + a * (x[i + 1] - x[i]);
-    const T bot = x[i + width] + a * (x[i + width + 1] - x[i + width]);
-    return top + b * (bot - top);
+    return mfsr_bilerp(x, index[p], width, wy[p], wx[p]);
 }
 
 // Splat y[p] onto the four neighbours of out (which the caller zeroes first).
 template <typename T>
 MFSR_HD void warp_adjoint_at(const T* y, const mfsr_index* index, const float* wy,
                              const float* wx, mfsr_index width, mfsr_index p, T* out) {
-    const mfsr_index i = index[p];
-    // 1 - w in float32, as the reference computes it from the float32 weights
-    const T fy = (T)wy[p], fx = (T)wx[p], gy = (T)(1.0f - wy[p]), gx = (T)(1.0f - wx[p]);
-    const T a = y[p] * gy, b = y[p] * fy;
-    mfsr_add(out + i, a * gx);
-    mfsr_add(out + i + 1, a * fx);
-    mfsr_add(out + i + width, b * gx);
-    mfsr_add(out + i + width + 1, b * fx);
+    mfsr_splat(out, index[p], width, wy[p], wx[p], y[p]);
 }
 
 #define MFSR_WARP_KERNELS(T, SUFFIX)                                                     \
