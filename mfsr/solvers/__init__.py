@@ -6,8 +6,9 @@ from .ibp import ibp
 from .irls import irls, irls_weights
 from .map import map_gradient_descent, map_lbfgs
 from .objective import Objective
+from .pnp import pnp_admm
 from .shift_and_add import shift_and_add
 
-__all__ = ["shift_and_add", "ibp", "map_gradient_descent", "map_lbfgs", "conjugate_gradient", "cg_solve", "irls", "irls_weights",
+__all__ = ["shift_and_add", "ibp", "map_gradient_descent", "map_lbfgs", "conjugate_gradient", "cg_solve", "irls", "irls_weights", "pnp_admm",
            "Objective", "History", "DataTerm", "L1", "L2", "Huber", "DATA_TERMS",
            "make_data_term"]

@@ -1,0 +1,164 @@
+"""Learned prior vs hand-made priors: Y-PSNR/SSIM and time on real sequences.
+
+Same protocol as ``benchmarks/quality.py`` (sliding window of ``--window`` LR frames around
+each target frame, registration once per window and shared by all methods, Y on BT.601
+with MATLAB scaling, ``scale``-pixel border cropped), for the plug-and-play reconstruction
+with the shipped CNN denoiser against the hand-made priors of ``mfsr.reconstruct``:
+
+    python benchmarks/pnp_quality.py --frames 5 10 15 20 25 \
+        --out benchmarks/results/pnp_bigbuckbunny.json
+
+``pnp`` runs through ``mfsr.reconstruct(method="pnp", prior="learned")`` when the
+pipeline offers it; otherwise through :func:`reconstruct_pnp` below, which performs the
+same steps (luma solve, chroma of the reference upsampled) with the public solver
+:func:`mfsr.solvers.pnp_admm`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+import mfsr
+from mfsr.color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
+from mfsr.degradation import SystemOperator, degradation_model, estimate_noise
+from mfsr.metrics import y_psnr_ssim
+from mfsr.solvers import pnp_admm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
+
+# hand-made priors: name -> keyword arguments of mfsr.reconstruct
+HANDMADE = {
+    "map_huber": {"method": "map", "prior": "huber"},
+    "map_btv": {"method": "map", "prior": "btv"},
+    "irls": {"method": "irls"},
+}
+
+# plug-and-play defaults (docs/learned_prior.md): lambda = PNP_GAIN * max(sigma, floor)**2,
+# denoiser levels from PNP_SIGMA_START down to PNP_END * max(sigma, floor).
+PNP_ITERATIONS = 8
+PNP_GAIN = 1.0
+PNP_SIGMA_FLOOR = 0.007
+PNP_SIGMA_START = 0.1
+PNP_END = 1.0
+PNP_CG = 5
+
+
+def pnp_parameters(sigma):
+    """Keyword arguments of :func:`mfsr.solvers.pnp_admm` for LR noise level ``sigma``."""
+    s = max(float(sigma), PNP_SIGMA_FLOOR)
+    return {"iterations": PNP_ITERATIONS, "weight": PNP_GAIN * s**2,
+            "sigma_start": max(PNP_SIGMA_START, PNP_END * s), "sigma_end": PNP_END * s,
+            "cg_iterations": PNP_CG}
+
+
+def reconstruct_pnp(stack, scale, reference, motion, degradation="BD", denoiser="learned",
+                    **overrides):
+    """``reconstruct`` with plug-and-play ADMM on luma (RGB uint8 stack in, RGB out)."""
+    ycc = rgb_to_ycbcr(as_float_image(stack))
+    luma = ycc[..., 0]
+    psf, phase = degradation_model(degradation, scale, None, None)
+    operator = SystemOperator(motion, scale, psf, phase)
+    params = {**pnp_parameters(estimate_noise(luma[reference])), **overrides}
+    x0 = mfsr.upsample(luma[reference], scale, phase)
+    y, _ = pnp_admm(operator, luma, x0, denoiser, **params)
+    chroma = mfsr.upsample(ycc[reference, ..., 1:], scale, phase)
+    return np.clip(ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=-1)), 0, 1)
+
+
+def run_method(name, stack, args, ref, motion):
+    if name in HANDMADE:
+        return mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
+                                degradation=args.degradation, **HANDMADE[name])
+    if name == "pnp" and "pnp" in mfsr.METHODS:
+        return mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
+                                degradation=args.degradation, method="pnp", prior="learned")
+    denoiser = {"pnp": "learned", "pnp_bm3d": "bm3d"}[name]
+    return reconstruct_pnp(stack, args.scale, ref, motion, args.degradation, denoiser)
+
+
+def run(args):
+    seq_dir = os.path.join(args.data, args.sequence)
+    _, gt = load_sequence(os.path.join(seq_dir, "GT"))
+    results = {}
+    for deg in args.degradations:
+        _, lr = load_sequence(os.path.join(seq_dir, deg))
+        n = len(lr)
+        targets = args.frames or list(range(args.window // 2, n - args.window // 2))
+        scores = {name: [] for name in args.methods}
+        seconds = {name: [] for name in args.methods}
+        for t in targets:
+            idx = window_indices(t, n, args.window)
+            ref = idx.index(t)
+            stack = lr[idx]
+            t0 = time.perf_counter()
+            motion = mfsr.register(stack, reference=ref)
+            t_reg = time.perf_counter() - t0
+            for name in args.methods:
+                t0 = time.perf_counter()
+                hr = run_method(name, stack, args, ref, motion)
+                seconds[name].append(time.perf_counter() - t0 + t_reg)
+                scores[name].append(y_psnr_ssim(gt[t], hr, args.scale))
+            line = " ".join(f"{k}={v[-1][0]:.2f}/{seconds[k][-1]:.0f}s" for k, v in scores.items())
+            print(f"[{deg} frame {t}] {line}", flush=True)
+        results[deg] = {name: {"psnr": float(np.mean([p for p, _ in v])),
+                               "ssim": float(np.mean([s for _, s in v])),
+                               "psnr_per_frame": [float(p) for p, _ in v],
+                               "seconds_per_frame": float(np.mean(seconds[name])),
+                               "frames": targets}
+                        for name, v in scores.items()}
+    return results
+
+
+def print_table(results, args):
+    print(f"\n{args.sequence}, x{args.scale}, window {args.window}, frames "
+          f"{args.frames or 'all'}; Y-PSNR (dB) / SSIM (BT.601 Y, MATLAB scaling, "
+          f"{args.scale}-px border cropped); s/frame includes registration")
+    for deg, res in results.items():
+        best = max((res[m]["psnr"] for m in res if m in HANDMADE), default=None)
+        print(f"\n{deg}\n| method | Y-PSNR | SSIM | s/frame | vs best hand-made |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, r in res.items():
+            delta = "" if best is None else f"{r['psnr'] - best:+.2f} dB"
+            print(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['seconds_per_frame']:.1f} "
+                  f"| {delta} |")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=DEFAULT_DATA, help="folder holding the sequences")
+    p.add_argument("--sequence", default="bigbuckbunny")
+    p.add_argument("--degradations", nargs="+", default=["BDx4_noise5", "BDx4"])
+    p.add_argument("--degradation", default="BD", help="preset given to the reconstruction")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--window", type=int, default=7)
+    p.add_argument("--frames", type=int, nargs="*", help="target frames (default: all with a "
+                                                          "full window)")
+    p.add_argument("--methods", nargs="+", default=["map_huber", "map_btv", "irls", "pnp"],
+                   choices=list(HANDMADE) + ["pnp", "pnp_bm3d"])
+    p.add_argument("--out", help="write the results as JSON here")
+    args = p.parse_args(argv)
+    if not os.path.isdir(os.path.join(args.data, args.sequence)):
+        p.error(f"sequence folder {os.path.join(args.data, args.sequence)} not found")
+    t0 = time.time()
+    results = run(args)
+    print_table(results, args)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
+                       "args": vars(args), "results": results, "mfsr": mfsr.__version__,
+                       "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01),
+                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                       "total_seconds": time.time() - t0}, f, indent=1)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
