@@ -7,6 +7,12 @@ compares every method with the ground truth on Y (BT.601, MATLAB scaling), borde
 
     python benchmarks/quality.py --sequence bigbuckbunny --degradations BDx4 BDx4_noise5
 
+A degradation with no folder of its own can be simulated from the GT frames in memory:
+``BIx4`` (MATLAB-style antialiased bicubic downscale, the "BI" preset of
+``mfsr.simulate_sequence``, rounded to 8 bits, no noise) and ``BDx4sim`` (the BD preset,
+the same way). The preset given to ``mfsr.reconstruct`` follows the degradation's name
+(``BI...`` -> ``"BI"``, ``BD...`` -> ``"BD"``) unless ``--degradation`` names one.
+
 Uses only the public API. Registration is run once per window and the same motion is
 given to every multi-frame method (this is exactly what ``reconstruct`` does by default).
 """
@@ -41,7 +47,34 @@ METHODS = {
     "map_single": (False, {"method": "map"}),
     "irls_single": (False, {"method": "irls"}),
 }
-BASELINES = ("bicubic", "bicubic_phase", "lanczos_phase")
+BASELINES = ("bicubic", "lanczos", "bicubic_phase", "lanczos_phase")
+# degradations simulated from the GT frames when the sequence has no such folder
+SIMULATED = {"BIx4": ("BI", 4), "BDx4sim": ("BD", 4)}
+
+
+def conventions(scale, frames, window):
+    """The measurement conventions, stated with every table."""
+    which = ("every frame with a full window" if not frames
+             else "frames " + ", ".join(map(str, frames)))
+    return (f"Y-PSNR (dB) / SSIM on BT.601 Y (MATLAB rgb2ycbcr scaling, 16-235, peak 255), "
+            f"{scale}-px border cropped, mean over {which}; x{scale}, {window}-frame window")
+
+
+def load_degradation(seq_dir, deg, gt):
+    """LR frames of a degradation: its folder, or simulated from ``gt`` (see SIMULATED)."""
+    folder = os.path.join(seq_dir, deg)
+    if os.path.isdir(folder) or deg not in SIMULATED:
+        return load_sequence(folder)[1]
+    preset, scale = SIMULATED[deg]
+    sim = mfsr.simulate_sequence(gt, scale, degradation=preset, channel_axis=-1, bits=8)
+    return (sim.frames * 255).round().astype(np.uint8)
+
+
+def preset_of(deg, override=None):
+    """The ``degradation=`` preset for ``mfsr.reconstruct`` on data ``deg``."""
+    if override:
+        return override
+    return "BI" if deg.startswith("BI") else "BD" if deg.startswith("BD") else "area"
 
 
 def load_sequence(folder):
@@ -55,6 +88,8 @@ def load_sequence(folder):
 def baseline(name, lr, scale, phase):
     if name == "bicubic":  # the figure quoted in ../shared/data/README.md
         return cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    if name == "lanczos":
+        return cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LANCZOS4)
     method = {"bicubic_phase": "bicubic", "lanczos_phase": "lanczos"}[name]
     return mfsr.upsample(lr.astype(np.float32) / 255, scale, phase, method=method)
 
@@ -70,11 +105,12 @@ def run(args):
     _, gt = load_sequence(os.path.join(seq_dir, "GT"))
     results = {}
     for deg in args.degradations:
-        _, lr = load_sequence(os.path.join(seq_dir, deg))
+        lr = load_degradation(seq_dir, deg, gt)
         n = len(lr)
         half = args.window // 2
         targets = args.frames or list(range(half, n - half))
-        phase = 0.0 if deg.startswith("BD") else None
+        preset = preset_of(deg, args.degradation)
+        phase = 0.0 if preset == "BD" else None  # the baselines' sampling phase
         scores = {name: [] for name in BASELINES + tuple(args.methods)}
         seconds = {name: [] for name in args.methods}
         for t in targets:
@@ -92,10 +128,9 @@ def run(args):
                 t0 = time.perf_counter()
                 if multi:
                     hr = mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
-                                          degradation=args.degradation, **kw)
+                                          degradation=preset, **kw)
                 else:
-                    hr = mfsr.reconstruct(lr[t:t + 1], args.scale,
-                                          degradation=args.degradation, **kw)
+                    hr = mfsr.reconstruct(lr[t:t + 1], args.scale, degradation=preset, **kw)
                 seconds[name].append(time.perf_counter() - t0 + (t_reg if multi else 0.0))
                 scores[name].append(y_psnr_ssim(gt[t], hr, args.scale))
             line = " ".join(f"{k}={v[-1][0]:.2f}" for k, v in scores.items())
@@ -104,16 +139,16 @@ def run(args):
             name: {"psnr": float(np.mean([p for p, _ in v])),
                    "ssim": float(np.mean([s for _, s in v])),
                    "seconds_per_frame": float(np.mean(seconds[name])) if name in seconds else None,
-                   "frames": targets}
+                   "frames": targets, "preset": preset}
             for name, v in scores.items()}
     return results
 
 
 def print_table(results, args):
-    print(f"\n{args.sequence}, x{args.scale}, window {args.window}; Y-PSNR (dB) / SSIM on "
-          f"BT.601 Y (MATLAB scaling), {args.scale}-px border cropped, mean over frames "
-          f"{args.frames[0] if args.frames else 'all'}..")
+    print(f"\n{args.sequence}: " + conventions(args.scale, args.frames, args.window))
     degs = list(results)
+    print("presets: " + ", ".join(f"{d} -> degradation={results[d]['bicubic']['preset']!r}"
+                                  for d in degs))
     print("| method | " + " | ".join(degs) + " | s/frame |")
     print("| --- |" + " --- |" * (len(degs) + 1))
     for name in results[degs[0]]:
@@ -139,8 +174,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA, help="folder holding the sequences")
     p.add_argument("--sequence", default="bigbuckbunny")
-    p.add_argument("--degradations", nargs="+", default=["BDx4", "BDx4_noise5"])
-    p.add_argument("--degradation", default="BD", help="preset given to mfsr.reconstruct")
+    p.add_argument("--degradations", nargs="+", default=["BDx4", "BDx4_noise5"],
+                   help="LR folders of the sequence, or " + ", ".join(SIMULATED)
+                        + " (simulated from GT)")
+    p.add_argument("--degradation", help="preset given to mfsr.reconstruct (default: from "
+                                         "the degradation's name, BI... -> BI, BD... -> BD)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--window", type=int, default=7)
     p.add_argument("--frames", type=int, nargs="*", help="target frames (default: all with a "
@@ -157,7 +195,9 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-                       "args": vars(args), "results": results, "mfsr": mfsr.__version__,
+                       "args": vars(args),
+                       "conventions": conventions(args.scale, args.frames, args.window),
+                       "results": results, "mfsr": mfsr.__version__,
                        "commit": git_commit(),
                        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                        "total_seconds": time.time() - t0}, f, indent=1)
