@@ -1,7 +1,8 @@
 """Every kernel set against the NumPy reference (:mod:`mfsr.kernels.reference`).
 
-The same checks run on each set: the Numba kernels, and the CuPy kernels with their CUDA
-C sources built as host code (``tests/cuda_host.py``; skipped without a C++ compiler).
+The same checks run on each set: the Numba kernels, the CuPy kernels with their CUDA C
+sources built as host code (``tests/cuda_host.py``; skipped without a C++ compiler), and
+the CuPy kernels on a CUDA device (marked ``gpu``; skipped without one).
 Results must match the reference to 1e-4 (float32) / 1e-10 (float64), each
 forward/adjoint pair must pass the dot test, and a whole ``reconstruct`` through the set
 must give the reference's result.
@@ -18,14 +19,46 @@ from mfsr.degradation import BlurDecimate, GaussianPSF, Warp
 from mfsr.kernels import reference
 from mfsr.priors import BilateralTV, HuberMRF, Tikhonov
 
-KERNEL_SETS = ["numba", "cuda_host"]
+KERNEL_SETS = ["numba", "cuda_host", pytest.param("cupy", marks=pytest.mark.gpu)]
+
+
+class OnDevice:
+    """A device kernel set called with host arrays: NumPy arguments go to the device, array
+    results come back, so that one test body checks every set."""
+
+    def __init__(self, module, cp):
+        self.module, self.cp = module, cp
+
+    def _move(self, value, to_device):
+        if isinstance(value, tuple):
+            return tuple(self._move(v, to_device) for v in value)
+        if to_device and isinstance(value, np.ndarray):
+            return self.cp.asarray(value)
+        if not to_device and isinstance(value, self.cp.ndarray):
+            return self.cp.asnumpy(value)
+        return value
+
+    def __getattr__(self, name):
+        attr = getattr(self.module, name)
+        if not callable(attr) or isinstance(attr, type):
+            return attr
+
+        def on_device(*args):
+            return self._move(attr(*self._move(args, True)), False)
+        return on_device
 
 
 @pytest.fixture(scope="module", params=KERNEL_SETS)
 def host(request, tmp_path_factory):
-    """One kernel set under test (the name ``host`` is historical: the kernels' module)."""
+    """One kernel set under test, called with NumPy arrays."""
     if request.param == "numba":
         return pytest.importorskip("mfsr.kernels.numba_kernels", reason="numba not importable")
+    if request.param == "cupy":
+        cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install 'mfsr[gpu]')")
+        from mfsr.kernels import kernels_for
+        module = kernels_for(cp.zeros(1))
+        assert module.NAME == "cupy", "cupy_kernels did not import; the registry fell back"
+        return OnDevice(module, cp)
     if cuda_host.CXX is None:
         pytest.skip("no C++ compiler (c++/g++/clang++) to build the CUDA kernels as host code")
     return cuda_host.load(tmp_path_factory.mktemp("host_kernels"))
@@ -185,7 +218,7 @@ def test_kernels_cover_the_reference(host):
 
 
 def test_kernels_reconstruct_like_the_reference(host, camera, monkeypatch):
-    """A whole MAP reconstruction through the CUDA kernel code gives the reference result."""
+    """A whole MAP reconstruction through the kernel set gives the reference result."""
     import mfsr
     import mfsr.kernels
 
@@ -202,7 +235,6 @@ def test_kernels_reconstruct_like_the_reference(host, camera, monkeypatch):
     got = mfsr.reconstruct(sim.frames, **kwargs)
     assert np.abs(got - expected).max() < 1e-4
     assert mfsr.metrics.psnr(got, expected) > 80
-
 
 
 @pytest.mark.parametrize("method,tolerance", [("map", 1e-5), ("cg", 1e-5), ("ibp", 1e-5),

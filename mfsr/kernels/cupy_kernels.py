@@ -54,8 +54,9 @@ def _constant(values, dtype, device):
 
 
 def _device_constant(values, dtype):
-    return _constant(tuple(np.asarray(values).ravel().tolist()), np.dtype(dtype).str,
-                     cp.cuda.Device().id)
+    """``values`` (a few numbers, on the host or the device) as a cached device array."""
+    host = cp.asnumpy(values) if isinstance(values, cp.ndarray) else np.asarray(values)
+    return _constant(tuple(host.ravel().tolist()), np.dtype(dtype).str, cp.cuda.Device().id)
 
 
 def _fast(*arrays):
