@@ -9,6 +9,7 @@ must give the reference's result.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import cuda_host
@@ -261,3 +262,14 @@ def test_backend_numba_reconstructs_like_numpy(camera, method, tolerance):
     with_numpy = mfsr.reconstruct(sim.frames, backend="numpy", **kwargs)
     with_numba = mfsr.reconstruct(sim.frames, backend="numba", **kwargs)
     assert np.abs(with_numba - with_numpy).max() < tolerance
+
+
+def test_importing_mfsr_does_not_import_cupy():
+    """CuPy is optional: it is loaded only for device arrays."""
+    code = ("import sys, mfsr, numpy as np\n"
+            "assert 'cupy' not in sys.modules, 'import mfsr imported cupy'\n"
+            "mfsr.reconstruct(np.zeros((2, 8, 8), np.float32), scale=2, method='saa')\n"
+            "assert 'cupy' not in sys.modules, 'a CPU reconstruct imported cupy'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -37,3 +37,15 @@ def test_confidence_is_low_for_an_unrelated_frame(shifted_stack, rng):
 def test_confidence_off_gives_ones(shifted_stack):
     motion = register(shifted_stack.frames[:2], method="farneback", confidence=False)
     assert motion.confidence.min() == 1.0
+
+
+def test_dis_handles_frames_smaller_than_its_patches(camera):
+    """OpenCV's DIS refuses images under 12 px; register pads them instead of failing."""
+    from scipy.ndimage import shift
+    small = camera[::8, ::8]
+    stack = np.stack([small[3:13, 2:14], shift(small, (0, 0.5), order=3)[3:13, 2:14]])
+    motion = register(stack, reference=0, method="dis")
+    assert motion.flows.shape == (2, 10, 12, 2)
+    assert np.isfinite(motion.flows).all()
+    # frame 1 is the reference moved +0.5 px in x: frame(p) = reference(p - 0.5)
+    assert abs(float(np.median(motion.flows[1, 2:-2, 2:-2, 0])) + 0.5) < 0.25

@@ -15,8 +15,21 @@ def to_uint8(image, lo, hi):
     return np.clip(np.round((image - lo) * (255.0 / span)), 0, 255).astype(np.uint8)
 
 
+DIS_MIN_SIZE = 16  # OpenCV's DIS refuses images smaller than its patches
+
+
 def flow_dis(frame, reference, preset="medium"):
-    """OpenCV DIS optical flow (Kroeger et al. 2016), finest scale = full resolution."""
+    """OpenCV DIS optical flow (Kroeger et al. 2016), finest scale = full resolution.
+
+    Frames smaller than ``DIS_MIN_SIZE`` pixels on a side are reflect-padded for the
+    estimate and the flow cropped back.
+    """
+    h, w = frame.shape
+    pad = ((0, max(0, DIS_MIN_SIZE - h)), (0, max(0, DIS_MIN_SIZE - w)))
+    if any(after for _, after in pad):
+        mode = "reflect" if min(h, w) > 1 else "edge"
+        flow = flow_dis(np.pad(frame, pad, mode=mode), np.pad(reference, pad, mode=mode), preset)
+        return np.ascontiguousarray(flow[:h, :w])
     presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
