@@ -222,7 +222,8 @@ def _fuse_chroma(operator, stack, ref, sigma, iterations=6):
     from .priors import Tikhonov
     weight = 4.0 * prior_weight(sigma, operator.n_frames, "tikhonov")
     x0 = upsample(stack[ref], operator.scale, operator.phase)
-    return solvers.conjugate_gradient(operator, stack, x0, Tikhonov(), weight, iterations)[0]
+    return solvers.conjugate_gradient(operator, stack, x0, Tikhonov(), weight, iterations,
+                                      record=False)[0]
 
 
 def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k):

@@ -85,6 +85,16 @@ def test_cg_matches_lbfgs_on_the_quadratic_problem(bd_stack):
     assert obj.value_and_gradient(x_cg)[0] <= obj.value_and_gradient(x_lb)[0] * 1.001
 
 
+def test_cg_without_recording_gives_the_same_image(bd_stack):
+    A = SystemOperator(bd_stack.motion, 4, bd_stack.psf, bd_stack.phase)
+    x0 = mfsr.upsample(bd_stack.frames[3], 4, bd_stack.phase)
+    args = (A, bd_stack.frames, x0, priors.Tikhonov(), 0.01)
+    recorded, hist = solvers.conjugate_gradient(*args, iterations=6)
+    quiet, quiet_hist = solvers.conjugate_gradient(*args, iterations=6, record=False)
+    assert hist.iterations == 6 and quiet_hist.iterations == 0
+    np.testing.assert_array_equal(quiet, recorded)
+
+
 def test_gradient_descent_decreases_the_objective(bd_stack):
     A = SystemOperator(bd_stack.motion, 4, bd_stack.psf, bd_stack.phase)
     x0 = mfsr.upsample(bd_stack.frames[3], 4, bd_stack.phase)

@@ -48,7 +48,7 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
 
 
 def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, confidence=None,
-                       tol=1e-6):
+                       tol=1e-6, record=True):
     """Solve ``(A^T C A + lambda H_R) x = A^T C y`` by conjugate gradients.
 
     Parameters
@@ -65,6 +65,10 @@ def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, c
         ``C``; default the operator's confidence.
     tol : float
         Stop when the residual norm falls below ``tol`` times its start.
+    record : bool
+        Record the objective and data residual after every step in the history. Each
+        record costs one more ``A x`` per step; with False it is skipped and the
+        history stays empty.
 
     Returns
     -------
@@ -84,12 +88,13 @@ def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, c
 
     hist = History()
 
-    def record(x):
+    def record_step(x):
         r = operator.forward(x) - frames
         rn = float(xp.sqrt(xp.sum(c * r * r)))
         hist.record(0.5 * rn**2 + (weight * prior.value(x) if weight else 0.0), rn)
         hist.start()
 
     hist.start()
-    x = cg_solve(normal, operator.adjoint(c * frames), x0.copy(), iterations, tol, record)
+    x = cg_solve(normal, operator.adjoint(c * frames), x0.copy(), iterations, tol,
+                 record_step if record else None)
     return x, hist
