@@ -8,7 +8,8 @@ the prior-weight rule checked against half and double weights), and the iteratio
 Y-PSNR on BT.601 Y (MATLAB scaling), 4-px border cropped, mean over ``--frames`` targets
 of ``bigbuckbunny``. The noise curve degrades the GT frames itself with
 ``mfsr.simulate_sequence`` (BD preset, Gaussian noise, 8-bit rounding, seed 0), so every
-level has the same content. A PNG plot is written beside the JSON when matplotlib imports.
+level has the same content. A PNG plot is written beside the JSON when matplotlib imports;
+``python benchmarks/plot_curves.py`` redraws them into ``docs/images/`` from the JSONs.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import mfsr
 from mfsr.metrics import y_psnr_ssim
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
+from quality import DEFAULT_DATA, load_sequence, window_indices
 
 
 def _psnr(gt, hr):
@@ -97,33 +98,13 @@ def curve_iterations(lr, gt, targets):
     return out
 
 
-def plot(kind, data, path):
+def plot(kind, data, path, title=None):
+    """The curve's PNG (``benchmarks/plot_curves.py`` draws it); skipped without matplotlib."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from plot_curves import plot as draw
+        draw(kind, data, path, title)
     except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    if kind == "frames":
-        for m, d in data.items():
-            ax.plot(list(map(int, d)), list(d.values()), "o-", label=m)
-        ax.set_xlabel("frames in the window")
-    elif kind == "noise":
-        levels = list(data)
-        for key in [k for k in data[levels[0]] if k.startswith(("weight", "bicubic"))]:
-            ax.plot(levels, [data[lv][key] for lv in levels], "o-", label=key)
-        ax.set_xlabel("noise sigma (8-bit levels)")
-    else:
-        for m, d in data.items():
-            ax.plot([v["seconds"] for v in d.values()], [v["psnr"] for v in d.values()], "o-",
-                    label=m)
-        ax.set_xlabel("seconds per frame (iterations vary)")
-    ax.set_ylabel("Y-PSNR (dB)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        print("matplotlib not installed: no PNG (pip install -e \".[bench]\")")
 
 
 def main(argv=None):
@@ -147,7 +128,8 @@ def main(argv=None):
     with open(args.out, "w") as f:
         json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
                    "args": vars(args), "data": data, "seconds": time.time() - t0}, f, indent=1)
-    plot(args.kind, data, os.path.splitext(args.out)[0] + ".png")
+    plot(args.kind, data, os.path.splitext(args.out)[0] + ".png",
+         f"{args.sequence}, x4, mean over frames {', '.join(map(str, args.frames))}")
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")
 
 

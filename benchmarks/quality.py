@@ -164,7 +164,8 @@ def git_commit():
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
                               capture_output=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=HERE, text=True, capture_output=True).stdout.strip()
+                               cwd=HERE, text=True, capture_output=True,
+                               check=False).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
