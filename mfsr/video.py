@@ -1,0 +1,573 @@
+"""`reconstruct_video`: a video (or folder of frames) in, HR frames out, one at a time.
+
+Each output frame ``c`` is reconstructed from the window of LR frames
+``max(0, c - r) .. min(n - 1, c + r)`` with ``r = window // 2``: near the ends of the
+video the window is shorter and asymmetric (no frame is repeated). Motion is estimated
+once per pair of consecutive LR frames, in both directions, and each window's motion to
+its reference is composed from those pairwise flows. Frames too large for
+``max_memory`` are reconstructed in overlapping tiles blended with linear ramps.
+Only the LR frames of the current window are held.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ._validation import check_choice, check_int
+from .color import as_float_image, rgb_to_ycbcr
+from .degradation import estimate_noise
+from .io import FrameSource, VideoWriter, is_video_path, write_image
+from .motion import Motion
+from .pipeline import reconstruct
+from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
+from .registration.confidence import sample
+
+DEFAULT_MAX_MEMORY = 1 << 30
+TILE_OVERLAP = 8            # LR pixels each tile reaches past its core, on each side
+FRAME_FORMATS = ("png", "tif", "tiff", "jpg")
+
+
+def window_indices(center, n_frames, window=5):
+    """Frames used for output frame ``center``: the centred window, cut at the ends.
+
+    Parameters
+    ----------
+    center : int
+        Index of the output frame, ``0 <= center < n_frames``.
+    n_frames : int
+        Length of the video.
+    window : int
+        Nominal window length (odd values are symmetric), >= 1.
+
+    Returns
+    -------
+    indices : list of int
+        Consecutive frame indices; shorter than ``window`` near the ends.
+    reference : int
+        Position of ``center`` in ``indices``.
+
+    Examples
+    --------
+    >>> window_indices(0, 10, 5)
+    ([0, 1, 2], 0)
+    >>> window_indices(5, 10, 5)
+    ([3, 4, 5, 6, 7], 2)
+    >>> window_indices(9, 10, 5)
+    ([7, 8, 9], 2)
+    """
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
+    center = check_int(center, "center", minimum=0)
+    window = check_int(window, "window", minimum=1)
+    if center >= n_frames:
+        raise ValueError(f"center {center} out of range for {n_frames} frames")
+    before = (window - 1) // 2
+    after = window - 1 - before
+    lo, hi = max(0, center - before), min(n_frames - 1, center + after)
+    return list(range(lo, hi + 1)), center - lo
+
+
+def luma_of(frame):
+    """Float32 luma (BT.601 Y) of an RGB or grey frame, as registration uses it.
+
+    Parameters
+    ----------
+    frame : array, shape (h, w) or (h, w, 3)
+
+    Returns
+    -------
+    ndarray, shape (h, w), float32
+    """
+    f = as_float_image(np.asarray(frame), "frame")
+    if f.ndim == 3:
+        f = rgb_to_ycbcr(f)[..., 0] if f.shape[-1] == 3 else f[..., 0]
+    return np.ascontiguousarray(f, dtype=np.float32)
+
+
+def compose_flows(pair_flows, pair_confidence=None):
+    """Compose a chain of flows into one: frame 0 to frame ``m``.
+
+    ``pair_flows[j]`` maps frame ``j`` to frame ``j + 1`` in the convention of
+    :class:`~mfsr.motion.Motion` (frame ``j`` at ``p`` shows frame ``j + 1`` at
+    ``p + f_j(p)``), so ``F(p) = f_0(p) + F_1(p + f_0(p))``, evaluated from the far end
+    with bilinear sampling.
+
+    Parameters
+    ----------
+    pair_flows : sequence of ndarray, shape (h, w, 2)
+        The chain, nearest to frame 0 first; at least one.
+    pair_confidence : sequence of ndarray, shape (h, w), optional
+        Confidence of each link; the composed confidence is their product along the
+        path.
+
+    Returns
+    -------
+    flow : ndarray, shape (h, w, 2), float32
+    confidence : ndarray, shape (h, w), float32
+        All ones when ``pair_confidence`` is None.
+
+    Examples
+    --------
+    >>> f = np.full((4, 5, 2), 0.5, np.float32)
+    >>> float(compose_flows([f, f, f])[0][2, 2, 0])
+    1.5
+    """
+    if len(pair_flows) < 1:
+        raise ValueError("pair_flows must hold at least one flow")
+    flow = np.asarray(pair_flows[-1], dtype=np.float32)
+    conf = (np.ones(flow.shape[:2], np.float32) if pair_confidence is None
+            else np.asarray(pair_confidence[-1], dtype=np.float32))
+    for j in range(len(pair_flows) - 2, -1, -1):
+        f = np.asarray(pair_flows[j], dtype=np.float32)
+        if pair_confidence is not None:
+            conf = np.asarray(pair_confidence[j], np.float32) * sample(conf, f)
+        flow = f + sample(flow, f)
+    return flow, conf
+
+
+class _PairMotion:
+    """Flows between consecutive LR frames, computed once each and dropped when no
+    longer needed: ``forward[i]`` maps frame i to i+1, ``backward[i]`` maps i+1 to i."""
+
+    def __init__(self, method, confidence=True):
+        self.estimate = ESTIMATORS[method]
+        self.confidence = confidence
+        self.pairs = {}
+        self.computed = []          # pair indices in the order they were estimated
+
+    def pair(self, i, luma):
+        if i not in self.pairs:
+            a, b = luma[i], luma[i + 1]
+            fwd, bwd = self.estimate(a, b), self.estimate(b, a)
+            if self.confidence:
+                cf = forward_backward_confidence(fwd, bwd)
+                cb = forward_backward_confidence(bwd, fwd)
+            else:
+                cf = cb = np.ones(a.shape, np.float32)
+            self.pairs[i] = (np.asarray(fwd, np.float32), np.asarray(bwd, np.float32), cf, cb)
+            self.computed.append(i)
+        return self.pairs[i]
+
+    def drop_before(self, i):
+        for j in [j for j in self.pairs if j < i]:
+            del self.pairs[j]
+
+    def motion(self, indices, ref, luma):
+        """Motion of frames ``indices`` to frame ``indices[ref]``."""
+        c = indices[ref]
+        h, w = luma[c].shape
+        flows = np.zeros((len(indices), h, w, 2), np.float32)
+        conf = np.ones((len(indices), h, w), np.float32)
+        for pos, k in enumerate(indices):
+            if k < c:    # k -> k+1 -> ... -> c: forward links
+                links = [self.pair(j, luma) for j in range(k, c)]
+                flows[pos], conf[pos] = compose_flows([p[0] for p in links],
+                                                      [p[2] for p in links])
+            elif k > c:  # k -> k-1 -> ... -> c: backward links
+                links = [self.pair(j, luma) for j in range(k - 1, c - 1, -1)]
+                flows[pos], conf[pos] = compose_flows([p[1] for p in links],
+                                                      [p[3] for p in links])
+        return Motion(flows, conf, ref)
+
+
+def tile_grid(lr_shape, scale, n_frames, max_memory, overlap=TILE_OVERLAP):
+    """Split an LR frame into tiles whose reconstruction fits ``max_memory``.
+
+    The working memory of :func:`mfsr.reconstruct` is estimated as
+    ``1.25 * (96 + 16 K)`` bytes per HR pixel of the tile (measured with ``tracemalloc``
+    on the default ``"irls"`` method, colour frames, K = 3 and 5).
+
+    Parameters
+    ----------
+    lr_shape : tuple of int
+        ``(h, w)`` of the LR frames.
+    scale : int
+    n_frames : int
+        Frames in the window.
+    max_memory : int or None
+        Budget in bytes for one reconstruction; None: one tile.
+    overlap : int
+        LR pixels each tile reaches past its core on every inner side.
+
+    Returns
+    -------
+    list of tuple
+        ``(y0, y1, x0, x1)`` core boxes in LR pixels that partition the frame.
+    """
+    h, w = lr_shape
+    if max_memory is None:
+        return [(0, h, 0, w)]
+    per_px = 1.25 * (96 + 16 * n_frames)
+    # cores at least 2 * overlap wide, so that a tile's two ramps never meet
+    most_y, most_x = max(1, h // max(1, 2 * overlap)), max(1, w // max(1, 2 * overlap))
+    for n in range(1, 1 + max(h, w)):
+        ny = min(most_y, max(1, round(n * h / max(h, w))))
+        nx = min(most_x, max(1, round(n * w / max(h, w))))
+        th = math.ceil(h / ny) + (2 * overlap if ny > 1 else 0)
+        tw = math.ceil(w / nx) + (2 * overlap if nx > 1 else 0)
+        if th * tw * scale * scale * per_px <= max_memory or (ny == most_y and nx == most_x):
+            break
+    ys = np.linspace(0, h, ny + 1).round().astype(int)
+    xs = np.linspace(0, w, nx + 1).round().astype(int)
+    return [(int(ys[i]), int(ys[i + 1]), int(xs[j]), int(xs[j + 1]))
+            for i in range(ny) for j in range(nx)]
+
+
+def _ramp(n_hr, lo_pad, hi_pad):
+    """1-D blending weight of a tile: linear ramps over its padded ends."""
+    wgt = np.ones(n_hr, np.float32)
+    if lo_pad:
+        wgt[: 2 * lo_pad] = (np.arange(2 * lo_pad, dtype=np.float32) + 0.5) / (2 * lo_pad)
+    if hi_pad:
+        wgt[n_hr - 2 * hi_pad:] = np.minimum(
+            wgt[n_hr - 2 * hi_pad:],
+            (np.arange(2 * hi_pad, 0, -1, dtype=np.float32) - 0.5) / (2 * hi_pad))
+    return wgt
+
+
+def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwargs):
+    """Reconstruct one HR frame tile by tile and blend the tiles without seams.
+
+    Each tile is its core box grown by ``overlap`` LR pixels on its inner sides; the
+    motion is cropped with it (flows are relative, so a crop stays valid). Neighbouring
+    tiles overlap by ``2 * overlap`` LR pixels, where their weights ramp linearly in
+    opposite directions.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w) or (K, h, w, C)
+    scale : int
+    motion : Motion
+    tiles : list of tuple
+        Core boxes from :func:`tile_grid`.
+    overlap : int
+    **kwargs
+        Passed to :func:`mfsr.reconstruct` (pass ``noise=`` so all tiles share it).
+
+    Returns
+    -------
+    ndarray, shape (s*h, s*w[, C]), float32
+    """
+    frames = np.asarray(frames)
+    h, w = frames.shape[1:3]
+    if len(tiles) == 1:
+        return np.asarray(reconstruct(frames, scale, motion=motion,
+                                      reference=motion.reference, **kwargs))
+    out = weight = None
+    for (y0, y1, x0, x1) in tiles:
+        py0, py1 = max(0, y0 - overlap), min(h, y1 + overlap)
+        px0, px1 = max(0, x0 - overlap), min(w, x1 + overlap)
+        sub = Motion(np.ascontiguousarray(motion.flows[:, py0:py1, px0:px1]),
+                     np.ascontiguousarray(motion.confidence[:, py0:py1, px0:px1]),
+                     motion.reference)
+        crop = np.ascontiguousarray(frames[:, py0:py1, px0:px1])
+        hr = np.asarray(reconstruct(crop, scale, motion=sub, reference=motion.reference,
+                                    **kwargs))
+        if out is None:
+            out = np.zeros((h * scale, w * scale) + hr.shape[2:], np.float32)
+            weight = np.zeros((h * scale, w * scale), np.float32)
+        wy = _ramp(hr.shape[0], (y0 - py0) * scale, (py1 - y1) * scale)
+        wx = _ramp(hr.shape[1], (x0 - px0) * scale, (px1 - x1) * scale)
+        wgt = wy[:, None] * wx[None, :]
+        region = (slice(py0 * scale, py1 * scale), slice(px0 * scale, px1 * scale))
+        out[region] += hr * (wgt[..., None] if hr.ndim == 3 else wgt)
+        weight[region] += wgt
+    out /= weight[..., None] if out.ndim == 3 else weight
+    return out
+
+
+def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, registration,
+                      overlap, kwargs, stats=None):
+    """Yield ``(index, hr)`` for output frames ``start..end-1`` (``hr`` is None for frames
+    ``todo(index)`` rejects). Holds only the LR frames of the current window."""
+    before = (window - 1) // 2
+    after = window - 1 - before
+    pairs = _PairMotion(registration)
+    frames, luma = {}, {}
+    c = start
+    while end is None or c < end:
+        for k in [k for k in frames if k < c - before]:   # drop what left the window
+            del frames[k], luma[k]
+        pairs.drop_before(c - before)
+        # read ahead until the window is full or the video ends
+        last = None
+        for k in range(max(0, c - before), c + after + 1):
+            if k not in frames:
+                f = source.read(k)
+                if f is None:
+                    break
+                frames[k], luma[k] = f, luma_of(f)
+            last = k
+        if last is None or last < c:      # past the end of the video
+            if c == start:
+                raise ValueError(f"start {start} is past the end of {source.path} "
+                                 f"({len(source)} frames)")
+            return
+        # the window only looks `after` frames ahead, so `last + 1` frames stand for the
+        # video's length whether or not it goes on
+        indices, ref = window_indices(c, last + 1, window)
+        if stats is not None:
+            stats.setdefault("windows", {})[c] = list(indices)
+            stats["max_held"] = max(stats.get("max_held", 0), len(frames))
+        if todo is not None and not todo(c):
+            yield c, None
+        else:
+            stack = np.stack([frames[k] for k in indices])
+            motion = pairs.motion(indices, ref, luma)
+            opts = dict(kwargs)
+            if opts.get("noise") is None:
+                opts["noise"] = estimate_noise(np.stack([luma[k] for k in indices]))
+            tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
+            if stats is not None:
+                stats["tiles"] = len(tiles)
+                stats["pairs"] = list(pairs.computed)
+            yield c, reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
+        c += 1
+
+
+def _check_options(scale, window, start, end, max_memory, registration, overlap):
+    scale = check_int(scale, "scale", minimum=1)
+    window = check_int(window, "window", minimum=1)
+    start = check_int(start, "start", minimum=0)
+    if end is not None:
+        end = check_int(end, "end", minimum=start + 1)
+    if max_memory is not None:
+        max_memory = check_int(max_memory, "max_memory", minimum=1)
+    check_choice(registration, "registration", REGISTRATION_METHODS)
+    overlap = check_int(overlap, "overlap", minimum=0)
+    return scale, window, start, end, max_memory, overlap
+
+
+def _open(source):
+    if isinstance(source, FrameSource):
+        return source, False
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a path or FrameSource, got {type(source).__name__}")
+    return FrameSource(source), True
+
+
+def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=None,
+                      registration="dis", start=0, end=None, max_memory=DEFAULT_MAX_MEMORY,
+                      overlap=TILE_OVERLAP, backend="auto", **kwargs):
+    """Super-resolve every frame of a video with a sliding temporal window.
+
+    Parameters
+    ----------
+    source : str or FrameSource
+        Video file (OpenCV) or folder of PNG/TIFF/JPEG frames (sorted naturally).
+    scale : int
+        Upscaling factor.
+    window : int
+        Frames per window, centred on the output frame; near the ends of the video the
+        window is cut (shorter, asymmetric), never padded with copies.
+    method, degradation, backend
+        As in :func:`mfsr.reconstruct`.
+    registration : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}
+        Estimator of the pairwise flows between consecutive LR frames (forward and
+        backward, each pair once); window motions are composed from them.
+    start, end : int
+        Output frames ``start .. end - 1`` (default: to the end). Windows still use the
+        frames outside this range, so a frame's result does not depend on them.
+    max_memory : int or None
+        Bytes one reconstruction may use (estimate of :func:`tile_grid`); larger frames
+        are split into overlapping tiles blended with linear ramps. None: never tile.
+    overlap : int
+        LR pixels by which tiles reach past their cores.
+    **kwargs
+        More options of :func:`mfsr.reconstruct` (``iterations``, ``noise``, ``psf``,
+        ``color``, ...). The noise level, when not given, is estimated once per window
+        and shared by its tiles.
+
+    Yields
+    ------
+    ndarray, shape (s*h, s*w[, 3]), float32
+        HR frames in order, RGB on the last axis for colour input.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments or unreadable input (the message names the file).
+
+    Examples
+    --------
+    >>> import mfsr                                      # doctest: +SKIP
+    >>> for hr in mfsr.reconstruct_video("clip.mp4", scale=2, window=5):  # doctest: +SKIP
+    ...     print(hr.shape)
+    """
+    scale, window, start, end, max_memory, overlap = _check_options(
+        scale, window, start, end, max_memory, registration, overlap)
+    _check_kwargs(kwargs)
+    kwargs.update(method=method, degradation=degradation, backend=backend)
+    src, owned = _open(source)
+    return _frames_only(src, owned, _iter_reconstruct(src, scale, window, start, end, None,
+                                                      max_memory, registration, overlap,
+                                                      kwargs))
+
+
+def _frames_only(src, owned, items):
+    try:
+        for _, hr in items:
+            yield hr
+    finally:
+        if owned:
+            src.close()
+
+
+def _check_kwargs(kwargs):
+    for name in ("reference", "motion", "frames", "return_history"):
+        if name in kwargs:
+            raise TypeError(f"{name} is set per window by reconstruct_video; do not pass it")
+
+
+def output_path(output, source, index, fmt="png"):
+    """File name of output frame ``index`` in the folder ``output``: the input frame's
+    name with extension ``fmt`` for folders, ``0012.png`` style for video input.
+
+    Parameters
+    ----------
+    output : str
+    source : FrameSource
+    index : int
+    fmt : str
+
+    Returns
+    -------
+    str
+    """
+    if source.names is not None:
+        stem = os.path.splitext(source.names[index])[0]
+    else:
+        stem = f"{index:0{max(4, len(str(max(len(source), 1) - 1)))}d}"
+    return os.path.join(output, f"{stem}.{fmt}")
+
+
+def _remove_stale_temporaries(folder, fmt):
+    """Drop the temporary files an interrupted :func:`~mfsr.io.write_image` left."""
+    for name in os.listdir(folder):
+        if name.startswith(".") and name.endswith(".tmp") and f".{fmt}." in name:
+            os.remove(os.path.join(folder, name))
+
+
+def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=None,
+                  fmt="png", resume=True, progress=None, max_memory=DEFAULT_MAX_MEMORY,
+                  registration="dis", overlap=TILE_OVERLAP, **kwargs):
+    """Super-resolve a video and write it: a folder of frames, or a video file.
+
+    Frames go to ``output`` one by one, each written atomically (temporary file in the
+    same folder, then ``os.replace``), so an interrupted run leaves only complete frames.
+    With ``resume`` (the default) frames already in ``output`` are not recomputed; since a
+    frame's window depends only on its index and the video length, the resumed result
+    equals an uninterrupted run. A video file is written as a whole (temporary file,
+    replaced at the end) and is always recomputed.
+
+    Parameters
+    ----------
+    source : str
+        Video file or folder of frames.
+    output : str
+        Folder of frames, or a file with a video extension (``.mp4``, ``.avi``, ...).
+    scale, window, start, end, max_memory, registration, overlap
+        As in :func:`reconstruct_video`.
+    bits : {8, 16}, optional
+        Sample depth of the frames written; default the input's (8 for video input).
+        Video files are 8-bit.
+    fmt : {"png", "tif", "tiff", "jpg"}
+        Format of the frames in a folder.
+    resume : bool
+        Skip frames whose output file exists.
+    progress : callable, optional
+        Called with ``(index, written)`` after each frame (``written`` False when
+        skipped); the first call is ``progress(None, n_todo)`` with the number of frames
+        of the run (0 when unknown).
+    **kwargs
+        Options of :func:`mfsr.reconstruct`.
+
+    Returns
+    -------
+    dict
+        ``{"written": [...], "skipped": [...], "output": output}``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments or input; a failing frame N raises with ``frame N`` and its name in
+        the message, after frames before N were written.
+    RuntimeError
+        A failure inside the reconstruction of frame N (message names the frame).
+    """
+    scale, window, start, end, max_memory, overlap = _check_options(
+        scale, window, start, end, max_memory, registration, overlap)
+    check_choice(fmt, "fmt", FRAME_FORMATS)
+    _check_kwargs(kwargs)
+    output = os.fspath(output)
+    as_video = is_video_path(output)
+    src, owned = _open(source)
+    try:
+        if bits is None:
+            bits = 16 if (src.dtype == np.uint16 and not as_video and fmt != "jpg") else 8
+        check_choice(bits, "bits", (8, 16))
+        if as_video and bits != 8:
+            raise ValueError("video files are written with 8 bits; use --bits 8 or a folder")
+        if bits == 16 and fmt == "jpg":
+            raise ValueError("JPEG cannot hold 16-bit samples; use png or tif")
+        if not as_video:
+            os.makedirs(output, exist_ok=True)
+            _remove_stale_temporaries(output, fmt)
+        last = min(len(src), end or len(src)) if len(src) else end  # estimate for progress
+        if src.length_known() and start >= len(src):
+            raise ValueError(f"start {start} is past the end of {src.path} ({len(src)} frames)")
+
+        def exists(i):
+            return os.path.exists(output_path(output, src, i, fmt))
+
+        todo = None if (as_video or not resume) else (lambda i: not exists(i))
+        if progress is not None:
+            n = (last or 0) - start if last else 0
+            if todo is not None and n:
+                n = sum(1 for i in range(start, start + n) if todo(i))
+            progress(None, n)
+        kwargs.update(backend=kwargs.get("backend", "auto"))
+        writer, written, skipped = None, [], []
+        frames = _iter_reconstruct(src, scale, window, start, end, todo, max_memory,
+                                   registration, overlap, kwargs)
+        index = start
+        try:
+            while True:
+                try:
+                    item = next(frames)
+                except StopIteration:
+                    break
+                except ValueError as exc:
+                    raise ValueError(f"frame {index} ({src.name(index)}): {exc}") from exc
+                except Exception as exc:
+                    raise RuntimeError(f"frame {index} ({src.name(index)}) failed: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+                index, hr = item
+                if hr is None:
+                    skipped.append(index)
+                elif as_video:
+                    if writer is None:
+                        writer = VideoWriter(output, src.fps, (hr.shape[1], hr.shape[0]))
+                    writer.write(hr)
+                    written.append(index)
+                else:
+                    write_image(output_path(output, src, index, fmt), hr, bits)
+                    written.append(index)
+                if progress is not None:
+                    progress(index, hr is not None)
+                index += 1
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        if writer is not None:
+            writer.close()
+        return {"written": written, "skipped": skipped, "output": output}
+    finally:
+        if owned:
+            src.close()
+
+
+__all__ = ["reconstruct_video", "upscale_video", "window_indices", "compose_flows",
+           "tile_grid", "reconstruct_tiled", "output_path", "luma_of"]
