@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ._validation import check_choice, check_int
+from .backend import to_numpy
 from .color import as_float_image, rgb_to_ycbcr
 from .degradation import estimate_noise
 from .io import FrameSource, VideoWriter, is_video_path, write_image
@@ -252,8 +253,8 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
     frames = np.asarray(frames)
     h, w = frames.shape[1:3]
     if len(tiles) == 1:
-        return np.asarray(reconstruct(frames, scale, motion=motion,
-                                      reference=motion.reference, **kwargs))
+        return to_numpy(reconstruct(frames, scale, motion=motion,
+                                    reference=motion.reference, **kwargs))
     out = weight = None
     for (y0, y1, x0, x1) in tiles:
         py0, py1 = max(0, y0 - overlap), min(h, y1 + overlap)
@@ -262,8 +263,8 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
                      np.ascontiguousarray(motion.confidence[:, py0:py1, px0:px1]),
                      motion.reference)
         crop = np.ascontiguousarray(frames[:, py0:py1, px0:px1])
-        hr = np.asarray(reconstruct(crop, scale, motion=sub, reference=motion.reference,
-                                    **kwargs))
+        hr = to_numpy(reconstruct(crop, scale, motion=sub, reference=motion.reference,
+                                  **kwargs))
         if out is None:
             out = np.zeros((h * scale, w * scale) + hr.shape[2:], np.float32)
             weight = np.zeros((h * scale, w * scale), np.float32)
