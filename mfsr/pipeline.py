@@ -122,7 +122,7 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
     registration : {"dis", "farneback", "tvl1", "translation", "ecc"}
         Motion estimator when ``motion`` is None.
     color : {"luma", "rgb"}
-        ``"luma"``: solve on Y (BT.601) with ``method``; chroma gets a cheap fusion (6 CG
+        ``"luma"``: solve on Y (BT.601) with ``method``; chroma gets a cheap fusion (3 CG
         steps of the quadratic model with a strong Tikhonov prior);
         ``"rgb"``: solve every channel with the shared motion.
     backend : {"auto", "numpy", "numba", "cupy"}
@@ -216,7 +216,7 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
     return (out, hist) if return_history else out
 
 
-def _fuse_chroma(operator, stack, ref, sigma, iterations=6):
+def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
     """Cheap chroma: a few CG steps of the quadratic model with a strong Tikhonov prior,
     started from the upsampled reference, so the frames' chroma noise averages out."""
     from .priors import Tikhonov
