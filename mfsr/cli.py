@@ -42,11 +42,8 @@ def _progress(quiet, desc):
                                     file=sys.stderr, dynamic_ncols=True, smoothing=0.3)
             return
         bar = state.get("bar")
-        if bar is not None and written:
+        if bar is not None and written:    # skipped frames are not in the total
             bar.update(1)
-        elif bar is not None and bar.total:
-            bar.total -= 1
-            bar.refresh()
 
     def close():
         if state.get("bar") is not None:

@@ -92,6 +92,11 @@ def test_progress_bar_on_stderr(lr_dir, tmp_path, capsys):
     assert "2/2" in err and ("frame/s" in err or "s/frame" in err)   # rate
     assert "<00:00" in err                                            # ETA
     assert "wrote 2 frames" in err
+    # a resumed run counts only the frames it computes
+    assert main(["upscale", str(lr_dir), str(tmp_path / "sr"), "--end", "5"] + FAST) == 0
+    err = capsys.readouterr().err
+    assert "3/3" in err and "/5" not in err
+    assert "wrote 3 frames" in err and "skipped 2 already there" in err
 
 
 def _run(*args, **kwargs):
