@@ -273,3 +273,13 @@ def test_importing_mfsr_does_not_import_cupy():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_axpy_updates_in_place_like_the_reference(host, dtype, rng):
+    x, y = (rng.standard_normal((37, 41)).astype(dtype) for _ in range(2))
+    expected = reference.axpy(-0.3, x, y.copy())
+    got = host.axpy(-0.3, x, y)
+    np.testing.assert_allclose(got, expected, **TOL[dtype])
+    with pytest.raises(ValueError, match="one shape"):
+        host.axpy(1.0, x, y[:-1])

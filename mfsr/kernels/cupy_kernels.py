@@ -24,7 +24,7 @@ import numpy as np
 from . import reference
 from .cuda import KERNELS, SUFFIXES, source
 from .geometry import flow_axis_weights
-from .reference import rho  # noqa: F401  (xp code, shared with the reference)
+from .reference import axpy, rho  # noqa: F401  (xp code, shared with the reference)
 
 NAME = "cupy"
 PENALTIES = {"quadratic": 0, "charbonnier": 1, "huber": 2}  # MFSR_* codes in mfsr_common.cuh

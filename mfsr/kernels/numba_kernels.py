@@ -755,3 +755,22 @@ def data_fidelity(ax, y, c, kind, param, gain):
                    g.ravel(), totals)
     return float(gain) * float(totals.sum()), r, g
 
+
+
+# ---------------------------------------------------------------- vector updates
+
+@njit(**_PAR)
+def _axpy_parallel(a, x, y):
+    for i in prange(x.size):
+        y[i] += a * x[i]
+
+
+def axpy(a, x, y):
+    """``y += a * x`` in place, one parallel pass; see :func:`mfsr.kernels.reference.axpy`."""
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have one shape, got {x.shape} and {y.shape}")
+    if not (_fast(x, y) and x.dtype == y.dtype and x.flags.c_contiguous
+            and y.flags.c_contiguous):
+        return reference.axpy(a, x, y)
+    _axpy_parallel(y.dtype.type(a), x.reshape(-1), y.reshape(-1))
+    return y

@@ -14,6 +14,7 @@ functions with the same signatures and results (to float tolerance):
   set keeps the warps in its own form (tables here, LR flows in the Numba set).
 - ``pairwise_prior``, ``tv_prior``: prior values and gradients.
 - ``data_fidelity``: robust residual weighting of the data term.
+- ``axpy``: ``y += a x`` in place (the solvers' vector updates).
 """
 from __future__ import annotations
 
@@ -287,3 +288,17 @@ def data_fidelity(ax, y, c, kind, param, gain):
     v, dv = rho(r, kind, param, xp)
     return gain * float((c * v).sum()), r, (gain * c) * dv
 
+
+
+def axpy(a, x, y):
+    """``y += a * x`` in place; return ``y``.
+
+    Parameters
+    ----------
+    a : float
+    x, y : arrays of one shape; ``y`` is updated.
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have one shape, got {x.shape} and {y.shape}")
+    y += a * x
+    return y

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..kernels import kernels_for
 from .history import History
 from .objective import Objective
 
@@ -100,14 +101,16 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
 
 
 def _two_loop(g, pairs, gamma, xp):
+    axpy = kernels_for(g).axpy  # in place: no temporary image per pair
     q = g.copy()
     alphas = []
     for s, y, rho in reversed(pairs):
         a = rho * float(xp.vdot(s, q))
         alphas.append(a)
-        q -= a * y
+        axpy(-a, y, q)
     q *= gamma
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * float(xp.vdot(y, q))
-        q += (a - b) * s
-    return -q
+        axpy(a - b, s, q)
+    q *= -1
+    return q
