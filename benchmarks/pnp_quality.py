@@ -6,12 +6,11 @@ with MATLAB scaling, ``scale``-pixel border cropped), for the plug-and-play reco
 with the shipped CNN denoiser against the hand-made priors of ``mfsr.reconstruct``:
 
     python benchmarks/pnp_quality.py --frames 5 10 15 20 25 \
-        --out benchmarks/results/pnp_bigbuckbunny.json
+        --out benchmarks/results/pnp_quality_bigbuckbunny.json
 
-``pnp`` runs through ``mfsr.reconstruct(method="pnp", prior="learned")`` when the
-pipeline offers it; otherwise through :func:`reconstruct_pnp` below, which performs the
-same steps (luma solve, chroma of the reference upsampled) with the public solver
-:func:`mfsr.solvers.pnp_admm`.
+``pnp`` is ``mfsr.reconstruct(..., prior="learned")`` (which selects ``method="pnp"``
+with the parameters of :func:`mfsr.solvers.pnp.pnp_parameters`); ``pnp_bm3d`` the same
+with ``prior="bm3d"`` (needs the optional ``bm3d`` package).
 """
 from __future__ import annotations
 
@@ -25,62 +24,27 @@ import time
 import numpy as np
 
 import mfsr
-from mfsr.color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
-from mfsr.degradation import SystemOperator, degradation_model, estimate_noise
 from mfsr.metrics import y_psnr_ssim
-from mfsr.solvers import pnp_admm
+from mfsr.solvers.pnp import PNP_ENSEMBLE, pnp_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
 
-# hand-made priors: name -> keyword arguments of mfsr.reconstruct
-HANDMADE = {
+# name -> keyword arguments of mfsr.reconstruct; the first three are the hand-made priors
+METHODS = {
     "map_huber": {"method": "map", "prior": "huber"},
     "map_btv": {"method": "map", "prior": "btv"},
     "irls": {"method": "irls"},
+    "pnp": {"prior": "learned"},
+    "pnp_bm3d": {"prior": "bm3d"},
 }
-
-# plug-and-play defaults (docs/learned_prior.md): lambda = PNP_GAIN * max(sigma, floor)**2,
-# denoiser levels from PNP_SIGMA_START down to PNP_END * max(sigma, floor).
-PNP_ITERATIONS = 8
-PNP_GAIN = 1.0
-PNP_SIGMA_FLOOR = 0.007
-PNP_SIGMA_START = 0.1
-PNP_END = 1.0
-PNP_CG = 5
-
-
-def pnp_parameters(sigma):
-    """Keyword arguments of :func:`mfsr.solvers.pnp_admm` for LR noise level ``sigma``."""
-    s = max(float(sigma), PNP_SIGMA_FLOOR)
-    return {"iterations": PNP_ITERATIONS, "weight": PNP_GAIN * s**2,
-            "sigma_start": max(PNP_SIGMA_START, PNP_END * s), "sigma_end": PNP_END * s,
-            "cg_iterations": PNP_CG}
-
-
-def reconstruct_pnp(stack, scale, reference, motion, degradation="BD", denoiser="learned",
-                    **overrides):
-    """``reconstruct`` with plug-and-play ADMM on luma (RGB uint8 stack in, RGB out)."""
-    ycc = rgb_to_ycbcr(as_float_image(stack))
-    luma = ycc[..., 0]
-    psf, phase = degradation_model(degradation, scale, None, None)
-    operator = SystemOperator(motion, scale, psf, phase)
-    params = {**pnp_parameters(estimate_noise(luma[reference])), **overrides}
-    x0 = mfsr.upsample(luma[reference], scale, phase)
-    y, _ = pnp_admm(operator, luma, x0, denoiser, **params)
-    chroma = mfsr.upsample(ycc[reference, ..., 1:], scale, phase)
-    return np.clip(ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=-1)), 0, 1)
+HANDMADE = ("map_huber", "map_btv", "irls")
 
 
 def run_method(name, stack, args, ref, motion):
-    if name in HANDMADE:
-        return mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
-                                degradation=args.degradation, **HANDMADE[name])
-    if name == "pnp" and "pnp" in mfsr.METHODS:
-        return mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
-                                degradation=args.degradation, method="pnp", prior="learned")
-    denoiser = {"pnp": "learned", "pnp_bm3d": "bm3d"}[name]
-    return reconstruct_pnp(stack, args.scale, ref, motion, args.degradation, denoiser)
+    """One reconstruction of ``stack`` (RGB uint8) with the method ``name``."""
+    return mfsr.reconstruct(stack, args.scale, reference=ref, motion=motion,
+                            degradation=args.degradation, **METHODS[name])
 
 
 def run(args):
@@ -141,7 +105,7 @@ def main(argv=None):
     p.add_argument("--frames", type=int, nargs="*", help="target frames (default: all with a "
                                                           "full window)")
     p.add_argument("--methods", nargs="+", default=["map_huber", "map_btv", "irls", "pnp"],
-                   choices=list(HANDMADE) + ["pnp", "pnp_bm3d"])
+                   choices=list(METHODS))
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     if not os.path.isdir(os.path.join(args.data, args.sequence)):
@@ -155,6 +119,7 @@ def main(argv=None):
             json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
                        "args": vars(args), "results": results, "mfsr": mfsr.__version__,
                        "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01),
+                       "pnp_start": "irls", "pnp_cnn_ensemble": PNP_ENSEMBLE,
                        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                        "total_seconds": time.time() - t0}, f, indent=1)
         print(f"wrote {args.out}")

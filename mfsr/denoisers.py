@@ -26,6 +26,21 @@ from .backend import get_array_module, to_device, to_numpy
 DEFAULT_WEIGHTS = "dncnn_small.npz"
 
 
+# The eight flips and rotations of the square as (forward, inverse) pairs on 2-D arrays;
+# a self-ensemble of n averages the denoiser over the first n (identity first).
+_DIHEDRAL = (
+    (lambda a: a, lambda a: a),
+    (lambda a: a.T, lambda a: a.T),
+    (lambda a: a[::-1, ::-1], lambda a: a[::-1, ::-1]),
+    (lambda a: a[::-1, ::-1].T, lambda a: a.T[::-1, ::-1]),
+    (lambda a: a[::-1], lambda a: a[::-1]),
+    (lambda a: a[:, ::-1], lambda a: a[:, ::-1]),
+    (lambda a: a.T[::-1], lambda a: a[::-1].T),
+    (lambda a: a.T[:, ::-1], lambda a: a[:, ::-1].T),
+)
+ENSEMBLE_SIZES = (1, 2, 4, 8)
+
+
 class Denoiser:
     """A denoiser from any callable ``function(x, sigma) -> x_denoised``.
 
@@ -36,6 +51,11 @@ class Denoiser:
         and returns the denoised image, same shape.
     name : str, optional
         Label used in ``repr`` and reports; default the callable's name.
+    ensemble : {1, 2, 4, 8}
+        Self-ensemble: denoise this many flipped/rotated copies of the image (identity,
+        transpose, 180-degree rotation, anti-transpose, then the other four), undo each
+        transform and average. Costs ``ensemble`` denoiser runs; helps denoisers that are
+        not invariant to these transforms (such as a CNN), not rotation-invariant ones.
 
     Examples
     --------
@@ -47,11 +67,12 @@ class Denoiser:
     (8, 8)
     """
 
-    def __init__(self, function=None, name=None):
+    def __init__(self, function=None, name=None, ensemble=1):
         if function is not None and not callable(function):
             raise TypeError(f"function must be callable, got {type(function).__name__}")
         self.function = function
         self.name = name or getattr(function, "__name__", type(self).__name__.lower())
+        self.ensemble = check_choice(ensemble, "ensemble", ENSEMBLE_SIZES)
 
     def denoise(self, x, sigma):
         """Denoise a validated float image; subclasses override this."""
@@ -72,15 +93,22 @@ class Denoiser:
         xp = get_array_module(x)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float32)
-        out = self.denoise(x, sigma)
-        out = to_device(out, xp)
-        if tuple(out.shape) != tuple(x.shape):
-            raise ValueError(f"denoiser {self.name!r} returned shape {tuple(out.shape)} for "
-                             f"input {tuple(x.shape)}")
-        return out.astype(x.dtype, copy=False)
+        out = None
+        for forward, inverse in _DIHEDRAL[:self.ensemble]:
+            xt = xp.ascontiguousarray(forward(x))
+            y = to_device(self.denoise(xt, sigma), xp)
+            if tuple(y.shape) != tuple(xt.shape):
+                raise ValueError(f"denoiser {self.name!r} returned shape {tuple(y.shape)} "
+                                 f"for input {tuple(xt.shape)}")
+            y = inverse(y).astype(x.dtype, copy=False)
+            out = y if out is None else out + y  # a new array from the second term on
+        if self.ensemble > 1:
+            out /= self.ensemble
+        return out
 
     def __repr__(self):
-        return f"{type(self).__name__}(name={self.name!r})"
+        extra = f", ensemble={self.ensemble}" if self.ensemble > 1 else ""
+        return f"{type(self).__name__}(name={self.name!r}{extra})"
 
 
 def _conv_stack(h, layers, biases, xp, block=None):
@@ -139,6 +167,8 @@ class LearnedDenoiser(Denoiser):
     weights : str or path, optional
         ``.npz`` file written by ``benchmarks/train_denoiser.py``; default the file shipped
         in ``mfsr/weights``.
+    ensemble : {1, 2, 4, 8}
+        Self-ensemble size (see :class:`Denoiser`); ``reconstruct(method="pnp")`` uses 4.
 
     Examples
     --------
@@ -152,14 +182,14 @@ class LearnedDenoiser(Denoiser):
     True
     """
 
-    def __init__(self, weights=None):
+    def __init__(self, weights=None, ensemble=1):
         if weights is None:
             ref = resources.files("mfsr").joinpath("weights", DEFAULT_WEIGHTS)
             with resources.as_file(ref) as path:
                 self._load(path)
         else:
             self._load(weights)
-        super().__init__(None, "learned")
+        super().__init__(None, "learned", ensemble)
         self._device_cache = {}
 
     def _load(self, path):
@@ -214,7 +244,8 @@ class LearnedDenoiser(Denoiser):
 
     def __repr__(self):
         return (f"LearnedDenoiser(features={self.meta.get('features')}, "
-                f"depth={self.meta.get('depth')}, parameters={self.n_parameters})")
+                f"depth={self.meta.get('depth')}, parameters={self.n_parameters}, "
+                f"ensemble={self.ensemble})")
 
 
 def bm3d_available():
@@ -235,6 +266,8 @@ class BM3DDenoiser(Denoiser):
     ----------
     profile : str
         ``bm3d`` profile (``"np"``, ``"refilter"``, ``"vn"``, ``"high"``, ``"deb"``).
+    ensemble : {1, 2, 4, 8}
+        Self-ensemble size (see :class:`Denoiser`).
 
     Raises
     ------
@@ -242,12 +275,12 @@ class BM3DDenoiser(Denoiser):
         When ``bm3d`` is not installed (``pip install bm3d``).
     """
 
-    def __init__(self, profile="np"):
+    def __init__(self, profile="np", ensemble=1):
         if not bm3d_available():
             raise ImportError('BM3DDenoiser needs the bm3d package: pip install "mfsr[bm3d]"')
         self.profile = check_choice(profile, "profile", ("np", "refilter", "vn", "high", "deb",
                                                          "vn_old"))
-        super().__init__(None, "bm3d")
+        super().__init__(None, "bm3d", ensemble)
 
     def denoise(self, x, sigma):
         import bm3d
@@ -264,14 +297,17 @@ DENOISERS = {"learned": LearnedDenoiser, "bm3d": BM3DDenoiser}
 _shared = {}
 
 
-def make_denoiser(denoiser="learned") -> Denoiser:
+def make_denoiser(denoiser="learned", ensemble=1) -> Denoiser:
     """Build a denoiser from a name, a :class:`Denoiser` or any callable.
 
     Parameters
     ----------
     denoiser : {"learned", "bm3d"}, Denoiser or callable
-        A name builds the shipped denoiser (the learned one is loaded once and shared);
-        a callable ``f(x, sigma)`` is wrapped in :class:`Denoiser`.
+        A name builds the shipped denoiser (the learned one is loaded once per ensemble
+        size and shared); a callable ``f(x, sigma)`` is wrapped in :class:`Denoiser`; a
+        :class:`Denoiser` is returned as it is.
+    ensemble : {1, 2, 4, 8}
+        Self-ensemble size of a denoiser built here (see :class:`Denoiser`).
 
     Returns
     -------
@@ -282,12 +318,13 @@ def make_denoiser(denoiser="learned") -> Denoiser:
     if isinstance(denoiser, str):
         check_choice(denoiser, "denoiser", tuple(DENOISERS))
         if denoiser == "learned":
-            if "learned" not in _shared:
-                _shared["learned"] = LearnedDenoiser()
-            return _shared["learned"]
-        return DENOISERS[denoiser]()
+            key = ("learned", ensemble)
+            if key not in _shared:
+                _shared[key] = LearnedDenoiser(ensemble=ensemble)
+            return _shared[key]
+        return DENOISERS[denoiser](ensemble=ensemble)
     if callable(denoiser):
-        return Denoiser(denoiser)
+        return Denoiser(denoiser, ensemble=ensemble)
     raise TypeError(f"denoiser must be a name, a Denoiser or a callable, got "
                     f"{type(denoiser).__name__}")
 

@@ -10,13 +10,15 @@ from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
 from .interpolate import upsample
 from .motion import Motion
-from .priors import make_prior
+from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
 from .registration import REGISTRATION_METHODS, register
+from .solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
 
-METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median")
+METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median", "pnp")
 COLOR_MODES = ("luma", "rgb")
-DEFAULT_ITERATIONS = {"map": 20, "irls": 5, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1}
-DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov"}
+DEFAULT_ITERATIONS = {"map": 20, "irls": 5, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1,
+                      "pnp": PNP_ITERATIONS}
+DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov", "pnp": "learned"}
 
 # Prior weight rule, calibrated on bigbuckbunny crops (docs/methods.md):
 # lambda = PRIOR_GAIN[prior] * K * max(sigma, SIGMA_FLOOR).
@@ -54,6 +56,32 @@ def prior_weight(sigma, n_frames, prior="huber"):
     return gain * n_frames * max(float(sigma), SIGMA_FLOOR)
 
 
+def _is_denoiser(prior):
+    """True for the priors of ``method="pnp"``: a denoiser name, a Denoiser, a callable."""
+    if isinstance(prior, str):
+        return prior in DENOISERS
+    return isinstance(prior, Denoiser) or (callable(prior) and not isinstance(prior, Prior))
+
+
+def _check_method_and_prior(method, prior):
+    """Resolve ``method=None`` and reject priors the method cannot use."""
+    if method is None:
+        method = "pnp" if _is_denoiser(prior) else "irls"
+    check_choice(method, "method", METHODS)
+    if prior is None:
+        return method
+    if method == "pnp" and not _is_denoiser(prior):
+        raise ValueError(f"method 'pnp' needs a denoiser prior: one of {tuple(DENOISERS)}, a "
+                         f"Denoiser or a callable denoise(x, sigma); got {prior!r}")
+    if method != "pnp" and _is_denoiser(prior):
+        raise ValueError(f"prior {prior!r} is a denoiser: use method='pnp' (or leave method "
+                         f"unset); method {method!r} takes no denoiser")
+    if method not in ("map", "cg", "pnp"):
+        raise ValueError(f"prior is used only by methods 'map' and 'cg' (one of "
+                         f"{tuple(PRIORS)} or a Prior) and 'pnp' (a denoiser), not {method!r}")
+    return method
+
+
 def _check_frames(frames, channel_axis):
     frames = check_array(frames, "frames", ndim=(3, 4))
     if frames.ndim == 4:
@@ -72,7 +100,7 @@ def _check_frames(frames, channel_axis):
     return as_float_image(frames, "frames")
 
 
-def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, degradation=None,
+def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degradation=None,
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term=None, registration="dis",
                 color="luma", backend="auto", return_history=False):
@@ -85,14 +113,20 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
         makes ``"map"``/``"cg"``/``"ibp"`` single-image deblurring super-resolution.
     scale : int
         Upscaling factor s >= 1.
-    method : {"irls", "map", "cg", "ibp", "saa", "saa_median"}
-        ``"irls"`` (default): robust MAP by iteratively re-weighted least squares with
+    method : {"irls", "map", "cg", "ibp", "saa", "saa_median", "pnp"}, optional
+        Default ``"irls"``, or ``"pnp"`` when ``prior`` is a denoiser (so
+        ``prior="learned"`` alone selects plug-and-play with the shipped CNN).
+        ``"irls"``: robust MAP by iteratively re-weighted least squares with
         adaptive data weights (residual outliers, registration confidence) and spatially
         adaptive prior weights (IRWSR-style; ``iterations`` re-weightings of 6 CG steps).
         ``"map"``: robust MAP by L-BFGS (data term ``data_term``, prior ``prior``).
         ``"cg"``: quadratic MAP (l2 data, Tikhonov) by conjugate gradients.
         ``"ibp"``: iterative back-projection. ``"saa"`` / ``"saa_median"``: shift-and-add
-        fusion (mean / median), no deblurring.
+        fusion (mean / median), no deblurring. ``"pnp"``: the ``"irls"`` result refined
+        by plug-and-play ADMM (:func:`mfsr.solvers.pnp_admm`, ``iterations`` denoiser
+        calls) with a denoiser as the prior (default ``"learned"``: the shipped CNN,
+        4-fold self-ensemble), robust data weights, parameters from the noise level
+        (:func:`mfsr.solvers.pnp.pnp_parameters`); see :doc:`/learned_prior`.
     reference : int, optional
         Frame whose view the output shows; default the middle frame ``K // 2``.
     motion : Motion, optional
@@ -112,11 +146,18 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
         Solver iterations; default per method (``DEFAULT_ITERATIONS``).
     channel_axis : int
         Colour axis of each frame for 4-D input.
-    prior : {"btv", "tv", "huber", "tikhonov", "none"} or Prior, optional
-        Regulariser for ``"map"`` (default ``"huber"``) and ``"cg"`` (``"tikhonov"``).
+    prior : str, Prior, Denoiser or callable, optional
+        Regulariser for ``"map"`` (default ``"huber"``) and ``"cg"`` (``"tikhonov"``):
+        ``"btv"``, ``"tv"``, ``"huber"``, ``"tikhonov"``, ``"none"`` or a
+        :class:`~mfsr.priors.Prior`. Denoiser for ``"pnp"``: ``"learned"`` (default, the
+        CNN shipped with mfsr), ``"bm3d"`` (needs the optional ``bm3d`` package), a
+        :class:`~mfsr.priors.Denoiser` or any callable ``denoise(x, sigma)``. Other
+        methods take no prior; a mismatch raises ``ValueError``.
     weight : float, optional
         Prior weight lambda; default from the noise level: :func:`prior_weight` for
-        ``"map"``/``"cg"``, ``22 K max(sigma, 0.004)**2`` for ``"irls"``.
+        ``"map"``/``"cg"``, ``22 K max(sigma, 0.004)**2`` for ``"irls"``,
+        ``0.2 max(sigma, 0.007)**2`` for ``"pnp"`` (where 0 skips the denoiser and
+        returns the robust data fit that plug-and-play starts from).
     data_term : {"huber", "l2", "l1"}, optional
         Data term of ``"map"`` (default ``"huber"``); thresholds scale with the noise level.
     registration : {"dis", "farneback", "tvl1", "translation", "ecc"}
@@ -157,9 +198,7 @@ def reconstruct(frames, scale=4, method="irls", reference=None, motion=None, deg
 def _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase, noise,
                  iterations, channel_axis, prior, weight, data_term, registration, color, xp,
                  return_history):
-    check_choice(method, "method", METHODS)
-    if prior is not None and method not in ("map", "cg"):
-        raise ValueError(f"prior is used only by methods 'map' and 'cg', not {method!r}")
+    method = _check_method_and_prior(method, prior)
     if data_term is not None and method != "map":
         raise ValueError(f"data_term is used only by method 'map', not {method!r}")
     check_choice(color, "color", COLOR_MODES)
@@ -239,10 +278,25 @@ def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, 
         return lambda y: solvers.shift_and_add(operator, y, init(y), mode=mode)
     if method == "ibp":
         return lambda y: solvers.ibp(operator, y, init(y), iterations)
+    irls_weight = IRLS_GAIN * k * max(sigma, IRLS_SIGMA_FLOOR) ** 2
     if method == "irls":
-        if weight is None:
-            weight = IRLS_GAIN * k * max(sigma, IRLS_SIGMA_FLOOR) ** 2
+        weight = irls_weight if weight is None else weight
         return lambda y: solvers.irls(operator, y, init(y), weight, outer=iterations)
+    if method == "pnp":
+        # the shipped CNN with its self-ensemble; user denoisers run as given
+        prior = DEFAULT_PRIOR[method] if prior is None else prior
+        denoiser = make_denoiser(prior, PNP_ENSEMBLE if prior == "learned" else 1)
+        params = {**pnp_parameters(sigma), "iterations": iterations}
+        if weight is not None:
+            params["weight"] = weight
+
+        def pnp(y):  # plug-and-play refines the default method's result
+            no_prior = weight == 0  # then the robust data fit alone, as for other methods
+            start = solvers.irls(operator, y, init(y), 0.0 if no_prior else irls_weight,
+                                 outer=DEFAULT_ITERATIONS["irls"])
+            return start if no_prior else solvers.pnp_admm(operator, y, start[0], denoiser,
+                                                           **params)
+        return pnp
     prior_obj = make_prior(prior if prior is not None else DEFAULT_PRIOR[method])
     if weight is None:
         weight = prior_weight(sigma, k, prior_obj.name)

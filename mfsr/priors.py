@@ -10,12 +10,21 @@ for large ``|d|`` (so one ``lambda`` means roughly the same across priors):
   offsets up to ``radius`` with Charbonnier ``rho``.
 - ``huber``: Huber-MRF over the 8-neighbourhood, ``rho(d) = d**2/(2 delta)`` for
   ``|d| <= delta``, ``|d| - delta/2`` beyond.
+
+Plug-and-play priors are denoisers rather than functions with a gradient; they live in
+:mod:`mfsr.denoisers` and are re-exported here: :class:`~mfsr.denoisers.Denoiser` (any
+callable ``denoise(x, sigma)``), :class:`~mfsr.denoisers.LearnedDenoiser` (the small CNN
+shipped with mfsr), :class:`~mfsr.denoisers.BM3DDenoiser` (optional ``bm3d`` package) and
+:func:`~mfsr.denoisers.make_denoiser`. ``mfsr.reconstruct(frames, prior=...)`` with one
+of them runs plug-and-play (``method="pnp"``).
 """
 from __future__ import annotations
 
 import math
 
 from .backend import get_array_module
+from .denoisers import (DENOISERS, BM3DDenoiser, Denoiser, LearnedDenoiser,  # noqa: F401
+                        bm3d_available, make_denoiser)
 from .kernels import kernels_for
 from ._validation import check_choice, check_float, check_int
 

@@ -14,24 +14,29 @@ from .irls import irls_weights
 
 SPLITTINGS = ("admm", "hqs")
 
-# Defaults for reconstruct(method="pnp") from the LR noise level sigma, tuned on crops of
-# frames 8 and 22 of bigbuckbunny (docs/learned_prior.md): lambda = PNP_GAIN * s**2 and
-# denoiser levels from PNP_SIGMA_START down to PNP_END * s, with s = max(sigma, floor).
-PNP_ITERATIONS = 6
+# Defaults for reconstruct(method="pnp"), which starts from the "irls" result, from the LR
+# noise level sigma; tuned on 96x128 LR crops of frames 8 and 22 of bigbuckbunny
+# (BDx4_noise5 and BDx4; docs/learned_prior.md): lambda = PNP_GAIN * s**2 and denoiser
+# levels from PNP_SIGMA_START down to PNP_END * s, with s = max(sigma, floor).
+PNP_ITERATIONS = 3
 PNP_GAIN = 0.2
 PNP_SIGMA_FLOOR = 0.007
-PNP_SIGMA_START = 0.1
+PNP_SIGMA_START = 0.03
 PNP_END = 1.4
 PNP_CG = 5
 PNP_ROBUST = 2.0
+PNP_ENSEMBLE = 4  # self-ensemble of the shipped CNN in reconstruct(method="pnp")
 
 
 def pnp_parameters(sigma):
     """Default keyword arguments of :func:`pnp_admm` for an LR noise level ``sigma``.
 
-    ``weight = 0.2 s**2`` and denoiser levels from 0.1 down to ``1.4 s``, with
+    ``weight = 0.2 s**2`` and denoiser levels from 0.03 down to ``1.4 s``, with
     ``s = max(sigma, 0.007)`` (the floor stands for the model errors of clean 8-bit
-    video), 6 iterations of 5 CG steps, robust data weights (threshold 2).
+    video), 3 iterations of 5 CG steps, robust data weights (threshold 2). Tuned for a
+    good start image (``reconstruct`` starts from the ``"irls"`` result); from a plain
+    upsampled frame, more iterations from a higher ``sigma_start`` (e.g. 6 from 0.1) do
+    better.
 
     Parameters
     ----------
@@ -71,8 +76,8 @@ def sigma_schedule(iterations, sigma_start, sigma_end):
     return [sigma_start * math.exp(ratio * i / (iterations - 1)) for i in range(iterations)]
 
 
-def pnp_admm(operator, frames, x0, denoiser="learned", iterations=6, weight=2e-5,
-             sigma_start=0.1, sigma_end=0.014, cg_iterations=5, confidence=None,
+def pnp_admm(operator, frames, x0, denoiser="learned", iterations=3, weight=2e-5,
+             sigma_start=0.03, sigma_end=0.014, cg_iterations=5, confidence=None,
              splitting="admm", robust=2.0):
     """Plug-and-play ADMM (Venkatakrishnan et al. 2013) with a decreasing noise schedule.
 
@@ -102,7 +107,9 @@ def pnp_admm(operator, frames, x0, denoiser="learned", iterations=6, weight=2e-5
     frames : array, shape (K, h, w)
         Observed LR frames ``y``.
     x0 : array, shape (H, W)
-        Start image (e.g. the upsampled reference frame).
+        Start image: the result of another solver (``reconstruct`` uses ``"irls"``'s) or
+        the upsampled reference frame (then use more iterations from a higher
+        ``sigma_start``).
     denoiser : Denoiser, callable or {"learned", "bm3d"}
         ``D(x, sigma)``; see :func:`mfsr.denoisers.make_denoiser`.
     iterations : int
@@ -140,7 +147,7 @@ def pnp_admm(operator, frames, x0, denoiser="learned", iterations=6, weight=2e-5
     >>> sim = mfsr.simulate(data.camera()[::4, ::4], scale=2, n_frames=4, seed=0)
     >>> A = SystemOperator(sim.motion, 2, sim.psf, sim.phase)
     >>> x0 = mfsr.upsample(sim.frames[2], 2, sim.phase)
-    >>> x, hist = pnp_admm(A, sim.frames, x0, iterations=4)
+    >>> x, hist = pnp_admm(A, sim.frames, x0, iterations=4, sigma_start=0.1)
     >>> x.shape, hist.iterations
     ((128, 128), 4)
     """
