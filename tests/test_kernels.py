@@ -50,8 +50,8 @@ class OnDevice:
 
 
 @pytest.fixture(scope="module", params=KERNEL_SETS)
-def host(request, tmp_path_factory):
-    """One kernel set under test, called with NumPy arrays."""
+def kernel_set(request, tmp_path_factory):
+    """One kernel set under test (a module, or a device set wrapped to take NumPy arrays)."""
     if request.param == "numba":
         return pytest.importorskip("mfsr.kernels.numba_kernels", reason="numba not importable")
     if request.param == "cupy":
@@ -74,12 +74,12 @@ def _warp(rng, shape=(23, 31), amplitude=3.0):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_warp_matches_reference_and_is_adjoint(host, dtype, rng):
+def test_warp_matches_reference_and_is_adjoint(kernel_set, dtype, rng):
     w = _warp(rng)
     x = rng.random(w.shape).astype(dtype)
     y = rng.standard_normal(w.shape).astype(dtype)
-    fwd = host.warp_forward(x, w.index, w.wy, w.wx)
-    adj = host.warp_adjoint(y, w.index, w.wy, w.wx)
+    fwd = kernel_set.warp_forward(x, w.index, w.wy, w.wx)
+    adj = kernel_set.warp_adjoint(y, w.index, w.wy, w.wx)
     assert fwd.dtype == adj.dtype == dtype
     np.testing.assert_allclose(fwd, reference.warp_forward(x, w.index, w.wy, w.wx), **TOL[dtype])
     np.testing.assert_allclose(adj, reference.warp_adjoint(y, w.index, w.wy, w.wx), **TOL[dtype])
@@ -95,7 +95,7 @@ SAMPLERS = [((36, 28), 4, GaussianPSF(1.6), 0.0), ((36, 28), 4, "area", None),
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hr_shape,scale,psf,phase", SAMPLERS)
-def test_strided_correlate_matches_reference_and_is_adjoint(host, hr_shape, scale, psf,
+def test_strided_correlate_matches_reference_and_is_adjoint(kernel_set, hr_shape, scale, psf,
                                                                  phase, dtype, rng):
     op = BlurDecimate(hr_shape, scale, psf, phase)
     wy, wx = op.weights
@@ -104,8 +104,8 @@ def test_strided_correlate_matches_reference_and_is_adjoint(host, hr_shape, scal
               op.cols.before + hr_shape[1] + op.cols.after)
     xpad = rng.random((3,) + padded).astype(dtype)
     y = rng.standard_normal((3,) + op.lr_shape).astype(dtype)
-    fwd = host.strided_correlate(xpad, wy, wx, start, scale, op.lr_shape)
-    adj = host.strided_correlate_adjoint(y, wy, wx, start, scale, padded)
+    fwd = kernel_set.strided_correlate(xpad, wy, wx, start, scale, op.lr_shape)
+    adj = kernel_set.strided_correlate_adjoint(y, wy, wx, start, scale, padded)
     assert fwd.shape == y.shape and adj.shape == xpad.shape
     np.testing.assert_allclose(fwd, reference.strided_correlate(xpad, wy, wx, start, scale,
                                                                 op.lr_shape), **TOL[dtype])
@@ -115,25 +115,25 @@ def test_strided_correlate_matches_reference_and_is_adjoint(host, hr_shape, scal
     assert abs(lhs - rhs) <= 100 * np.finfo(dtype).eps * max(abs(lhs), 1.0)
 
 
-def test_strided_correlate_rejects_taps_outside_the_padding(host):
+def test_strided_correlate_rejects_taps_outside_the_padding(kernel_set):
     x = np.zeros((10, 10), np.float32)
     with pytest.raises(ValueError, match="leave the padded shape"):
-        host.strided_correlate(x, np.ones(3), np.ones(3), (0, 0), 4, (3, 2))
+        kernel_set.strided_correlate(x, np.ones(3), np.ones(3), (0, 0), 4, (3, 2))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("prior", [Tikhonov(), BilateralTV(radius=2, eps=0.05), HuberMRF(0.05)],
                          ids=repr)
-def test_pairwise_prior_matches_reference(host, prior, dtype, rng):
+def test_pairwise_prior_matches_reference(kernel_set, prior, dtype, rng):
     x = rng.random((19, 26)).astype(dtype)
     args = (prior.offsets, prior.weights, prior.kind, prior.param)
-    value, grad = host.pairwise_prior(x, *args)
+    value, grad = kernel_set.pairwise_prior(x, *args)
     ref_value, ref_grad = reference.pairwise_prior(x, *args)
     assert isinstance(value, float) and grad.dtype == dtype
     assert value == pytest.approx(ref_value, rel=TOL[dtype]["rtol"])
     np.testing.assert_allclose(grad, ref_grad, **TOL[dtype])
     with pytest.raises(ValueError, match="unknown penalty kind"):
-        host.pairwise_prior(x, prior.offsets, prior.weights, "cauchy", 1.0)
+        kernel_set.pairwise_prior(x, prior.offsets, prior.weights, "cauchy", 1.0)
 
 
 def _operator(rng, scale=3, psf="bicubic", phase=None, k=3, shape=(9, 11)):
@@ -147,12 +147,12 @@ def _operator(rng, scale=3, psf="bicubic", phase=None, k=3, shape=(9, 11)):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("scale,psf,phase", [(3, "bicubic", None), (4, GaussianPSF(1.6), 0.0),
                                              (2, "area", None)])
-def test_separable_gather_matches_reference(host, scale, psf, phase, dtype, rng):
+def test_separable_gather_matches_reference(kernel_set, scale, psf, phase, dtype, rng):
     op, _ = _operator(rng, scale, psf, phase)
     z = rng.random((2,) + op.hr_shape).astype(dtype)
     y = rng.standard_normal((2,) + op.lr_shape).astype(dtype)
-    fwd = host.separable_gather(z, *op.gather_tables)
-    adj = host.separable_gather(y, *op.gather_tables_t)
+    fwd = kernel_set.separable_gather(z, *op.gather_tables)
+    adj = kernel_set.separable_gather(y, *op.gather_tables_t)
     np.testing.assert_allclose(fwd, reference.separable_gather(z, *op.gather_tables),
                                **TOL[dtype])
     np.testing.assert_allclose(adj, reference.separable_gather(y, *op.gather_tables_t),
@@ -163,16 +163,16 @@ def test_separable_gather_matches_reference(host, scale, psf, phase, dtype, rng)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("scale,psf,phase", [(3, "bicubic", None), (4, GaussianPSF(1.6), 0.0),
                                              (2, "area", 0.5)])
-def test_warp_blur_decimate_matches_reference_and_is_adjoint(host, scale, psf, phase, dtype,
+def test_warp_blur_decimate_matches_reference_and_is_adjoint(kernel_set, scale, psf, phase, dtype,
                                                              rng):
     op, flows = _operator(rng, scale, psf, phase)
-    ours = host.prepare_warps(flows, scale, op.phase)
+    ours = kernel_set.prepare_warps(flows, scale, op.phase)
     ref = reference.prepare_warps(flows, scale, op.phase)
     assert list(ref[3]) == [False, True, False]  # frame 1 takes the no-warp path
     x = rng.random(op.hr_shape).astype(dtype)
     y = rng.standard_normal((3,) + op.lr_shape).astype(dtype)
-    fwd = host.warp_blur_decimate(x, ours, *op.gather_tables)
-    adj = host.warp_blur_decimate_adjoint(y, ours, *op.gather_tables_t)
+    fwd = kernel_set.warp_blur_decimate(x, ours, *op.gather_tables)
+    adj = kernel_set.warp_blur_decimate_adjoint(y, ours, *op.gather_tables_t)
     assert fwd.dtype == adj.dtype == dtype and adj.shape == op.hr_shape
     np.testing.assert_allclose(fwd, reference.warp_blur_decimate(x, ref, *op.gather_tables),
                                **TOL[dtype])
@@ -182,17 +182,17 @@ def test_warp_blur_decimate_matches_reference_and_is_adjoint(host, scale, psf, p
     assert abs(lhs - rhs) <= 1e-5 * max(abs(lhs), 1.0)
     # each set has its own warp state: another set's, or another image size's, is refused
     with pytest.raises((TypeError, ValueError), match="warps must come from"):
-        host.warp_blur_decimate(x, ref, *op.gather_tables)
+        kernel_set.warp_blur_decimate(x, ref, *op.gather_tables)
     with pytest.raises(ValueError, match="warps"):
-        host.warp_blur_decimate(x[:-1], ours, *op.gather_tables)
+        kernel_set.warp_blur_decimate(x[:-1], ours, *op.gather_tables)
     with pytest.raises(ValueError, match="y must have shape"):
-        host.warp_blur_decimate_adjoint(y[:2], ours, *op.gather_tables_t)
+        kernel_set.warp_blur_decimate_adjoint(y[:2], ours, *op.gather_tables_t)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tv_prior_matches_reference(host, dtype, rng):
+def test_tv_prior_matches_reference(kernel_set, dtype, rng):
     x = rng.random((17, 23)).astype(dtype)
-    value, grad = host.tv_prior(x, 0.02)
+    value, grad = kernel_set.tv_prior(x, 0.02)
     ref_value, ref_grad = reference.tv_prior(x, 0.02)
     assert value == pytest.approx(ref_value, rel=TOL[dtype]["rtol"])
     np.testing.assert_allclose(grad, ref_grad, **TOL[dtype])
@@ -201,24 +201,24 @@ def test_tv_prior_matches_reference(host, dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind,param,gain", [("quadratic", 0.0, 1.0), ("huber", 0.05, 0.05),
                                              ("charbonnier", 0.01, 0.02)])
-def test_data_fidelity_matches_reference(host, kind, param, gain, dtype, rng):
+def test_data_fidelity_matches_reference(kernel_set, kind, param, gain, dtype, rng):
     ax, y = (rng.random((3, 8, 9)).astype(dtype) for _ in range(2))
     c = rng.uniform(0, 1, (3, 8, 9)).astype(dtype)
-    value, r, g = host.data_fidelity(ax, y, c, kind, param, gain)
+    value, r, g = kernel_set.data_fidelity(ax, y, c, kind, param, gain)
     ref_value, ref_r, ref_g = reference.data_fidelity(ax, y, c, kind, param, gain)
     assert value == pytest.approx(ref_value, rel=TOL[dtype]["rtol"])
     np.testing.assert_allclose(r, ref_r, **TOL[dtype])
     np.testing.assert_allclose(g, ref_g, **TOL[dtype])
 
 
-def test_kernels_cover_the_reference(host):
+def test_kernels_cover_the_reference(kernel_set):
     public = {n for n, f in vars(reference).items()
               if callable(f) and not n.startswith("_") and f.__module__ == reference.__name__}
-    missing = sorted(n for n in public if not hasattr(host, n))
-    assert not missing, f"{host.__name__} lacks {missing}"
+    missing = sorted(n for n in public if not hasattr(kernel_set, n))
+    assert not missing, f"{kernel_set.__name__} lacks {missing}"
 
 
-def test_kernels_reconstruct_like_the_reference(host, camera, monkeypatch):
+def test_kernels_reconstruct_like_the_reference(kernel_set, camera, monkeypatch):
     """A whole MAP reconstruction through the kernel set gives the reference result."""
     import mfsr
     import mfsr.kernels
@@ -232,7 +232,7 @@ def test_kernels_reconstruct_like_the_reference(host, camera, monkeypatch):
                and getattr(m, "kernels_for", None) is mfsr.kernels.kernels_for]
     assert len(patched) >= 3  # the operators, the priors, ...
     for module in patched:
-        monkeypatch.setattr(module, "kernels_for", lambda array: host)
+        monkeypatch.setattr(module, "kernels_for", lambda array: kernel_set)
     got = mfsr.reconstruct(sim.frames, **kwargs)
     assert np.abs(got - expected).max() < 1e-4
     assert mfsr.metrics.psnr(got, expected) > 80
@@ -276,10 +276,10 @@ def test_importing_mfsr_does_not_import_cupy():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_axpy_updates_in_place_like_the_reference(host, dtype, rng):
+def test_axpy_updates_in_place_like_the_reference(kernel_set, dtype, rng):
     x, y = (rng.standard_normal((37, 41)).astype(dtype) for _ in range(2))
     expected = reference.axpy(-0.3, x, y.copy())
-    got = host.axpy(-0.3, x, y)
+    got = kernel_set.axpy(-0.3, x, y)
     np.testing.assert_allclose(got, expected, **TOL[dtype])
     with pytest.raises(ValueError, match="one shape"):
-        host.axpy(1.0, x, y[:-1])
+        kernel_set.axpy(1.0, x, y[:-1])
