@@ -15,7 +15,6 @@ scikit-image, so the truth is known:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -26,6 +25,9 @@ from skimage import color, data
 import mfsr
 from mfsr.calibration import estimate_psf
 from mfsr.degradation import PoissonGaussianNoise, estimate_noise, estimate_noise_model
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import command_line, write_json  # noqa: E402
 
 IMAGES = {"camera": lambda: data.camera(),
           "astronaut": lambda: color.rgb2gray(data.astronaut()),
@@ -88,14 +90,12 @@ def main(argv=None):
                         "error": float(est - true), "seconds": time.perf_counter() - t})
             print(f"  {name:10s} sigma {true:.1f}: {est:.2f} ({est - true:+.2f})")
 
-    result = {"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
+    result = {"command": command_line(__file__),
               "setup": "mfsr.simulate(grey image, 4, 7, degradation='BD', psf, noise, seed=0), "
                        "float frames", "gaussian": gaussian, "poisson_gaussian": poisson,
               "psf": psf, "mfsr": mfsr.__version__, "total_seconds": time.time() - t0}
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.out, result)
         print("wrote", args.out)
     return 0
 

@@ -14,7 +14,6 @@ level has the same content. A PNG plot is written beside the JSON when matplotli
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ from mfsr.metrics import y_psnr_ssim
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quality import DEFAULT_DATA, load_sequence, window_indices
+from results_io import command_line, write_json
 
 
 def _psnr(gt, hr):
@@ -124,10 +124,8 @@ def main(argv=None):
     else:
         _, lr = load_sequence(os.path.join(seq, args.degradation))
         data = (curve_frames if args.kind == "frames" else curve_iterations)(lr, gt, args.frames)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-                   "args": vars(args), "data": data, "seconds": time.time() - t0}, f, indent=1)
+    write_json(args.out, {"command": command_line(__file__), "args": vars(args), "data": data,
+                          "seconds": time.time() - t0})
     plot(args.kind, data, os.path.splitext(args.out)[0] + ".png",
          f"{args.sequence}, x4, mean over frames {', '.join(map(str, args.frames))}")
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")

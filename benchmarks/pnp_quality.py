@@ -15,7 +15,6 @@ with ``prior="bm3d"`` (needs the optional ``bm3d`` package).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,6 +28,7 @@ from mfsr.solvers.pnp import PNP_ENSEMBLE, pnp_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
+from results_io import command_line, write_json  # noqa: E402
 
 # name -> keyword arguments of mfsr.reconstruct; the first three are the hand-made priors
 METHODS = {
@@ -114,14 +114,13 @@ def main(argv=None):
     results = run(args)
     print_table(results, args)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-                       "args": vars(args), "results": results, "mfsr": mfsr.__version__,
-                       "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01),
-                       "pnp_start": "irls", "pnp_cnn_ensemble": PNP_ENSEMBLE,
-                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-                       "total_seconds": time.time() - t0}, f, indent=1)
+        write_json(args.out, {"command": command_line(__file__), "args": vars(args),
+                              "results": results, "mfsr": mfsr.__version__,
+                              "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01),
+                              "pnp_start": "irls", "pnp_cnn_ensemble": PNP_ENSEMBLE,
+                              "machine": {"platform": platform.platform(),
+                                          "cpus": os.cpu_count()},
+                              "total_seconds": time.time() - t0})
         print(f"wrote {args.out}")
 
 

@@ -19,14 +19,13 @@ given to every multi-frame method (this is exactly what ``reconstruct`` does by 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import sys
 import time
 
 import cv2
 import numpy as np
+from results_io import command_line, write_json
 
 import mfsr
 from mfsr.metrics import y_psnr_ssim
@@ -193,15 +192,13 @@ def main(argv=None):
     results = run(args)
     print_table(results, args)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump({"command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-                       "args": vars(args),
-                       "conventions": conventions(args.scale, args.frames, args.window),
-                       "results": results, "mfsr": mfsr.__version__,
-                       "commit": git_commit(),
-                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-                       "total_seconds": time.time() - t0}, f, indent=1)
+        write_json(args.out, {"command": command_line(__file__), "args": vars(args),
+                              "conventions": conventions(args.scale, args.frames, args.window),
+                              "results": results, "mfsr": mfsr.__version__,
+                              "commit": git_commit(),
+                              "machine": {"platform": platform.platform(),
+                                          "cpus": os.cpu_count()},
+                              "total_seconds": time.time() - t0})
         print(f"wrote {args.out}")
 
 
