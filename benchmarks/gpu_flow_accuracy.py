@@ -24,7 +24,6 @@ before reading the clock); results go to ``benchmarks/results/gpu_flow_accuracy*
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -38,6 +37,7 @@ from mfsr.backend import resolve_backend, to_device, to_numpy
 from mfsr.color import rgb_to_ycbcr
 from mfsr.registration.dense import flow_dis
 from mfsr.registration.gpu_flow import bilinear_sample, flow_lk
+from results_io import write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
@@ -167,9 +167,7 @@ def main(argv=None):
             print(f"  MAP x4 Y-PSNR, frames 5/15/25:  motion dis {psnr['dis']:.2f} dB  "
                   f"gpu {psnr['gpu']:.2f} dB")
     out = args.out or os.path.join(HERE, "results", f"gpu_flow_accuracy_{args.backend}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=1)
+    write_json(out, report)
     print(f"wrote {out}")
 
 

@@ -27,7 +27,6 @@ blocks, so this is the peak the job needed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -41,6 +40,7 @@ from mfsr.backend import resolve_backend, to_numpy
 from mfsr.degradation import GaussianPSF, SystemOperator
 from mfsr.motion import Motion
 from mfsr.priors import HuberMRF
+from results_io import write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCALE = 4
@@ -240,9 +240,7 @@ def main(argv=None):
                   f"{job['registration_s']:.3f} s, {job['iterations_run']} iterations "
                   f"{job['solver_iterations_s']:.3f} s{memory}")
     out = args.out or os.path.join(HERE, "results", f"gpu_kernels_{args.backend}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=1)
+    write_json(out, report)
     print(f"wrote {out}")
 
 
