@@ -41,6 +41,7 @@ import time
 
 import cv2
 import numpy as np
+from results_io import command_line, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
@@ -239,8 +240,7 @@ def main(argv=None):
         return 0
 
     runs, all_runs = [], []
-    result = {"machine": machine_info(), "command": " ".join([os.path.basename(sys.executable),
-                                                               *sys.argv]),
+    result = {"machine": machine_info(), "command": command_line(__file__),
               "sequence": args.sequence, "method": args.method, "iterations": args.iterations,
               "scale": SCALE, "degradation": "BD", "color": "RGB in, luma solved, chroma fused",
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -297,9 +297,7 @@ def main(argv=None):
                 "cpu_per_frame": ref[0]["cpu_seconds_per_frame"] / r["cpu_seconds_per_frame"]}
     result["speedups"] = ratios
     result["loglog_slope_seconds_vs_pixels"] = slopes(runs)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(args.out, result)
     print("wrote", args.out)
     png = args.plot or os.path.splitext(args.out)[0] + ".png"
     if plot(runs, png):
