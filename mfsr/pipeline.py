@@ -232,12 +232,13 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
         raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
                          f"frames are {k} of {tuple(luma.shape[1:])}")
     motion = motion.to(xp)
+    sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
     if estimate:
         from .calibration import estimate_psf
-        psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase)[0])
+        psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase,
+                                       noise=sigma)[0])
     operator = SystemOperator(motion, scale, psf, phase)
 
-    sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
     solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k)
 
     if colour and color == "luma":
