@@ -136,7 +136,9 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     psf : float, str, array or PSF, optional
         Blur in HR pixels (a number is a Gaussian sigma; ``"area"``, ``"bicubic"``,
         ``"none"``; ``"estimate"``: Gaussian width estimated from the frames by
-        cross-validation, :func:`mfsr.calibration.estimate_psf`, needs >= 3 frames).
+        cross-validation, :func:`mfsr.calibration.estimate_psf`: needs >= 3 frames that
+        move against the reference, about 10 s; dependable on global-like motion, not
+        yet on real video motion, see docs/results.md).
     phase : float, optional
         HR coordinate of the centre of LR pixel 0.
     noise : float, optional
