@@ -111,8 +111,9 @@ def estimate_psf(frames, scale, motion, phase=0.0, sigmas=DEFAULT_SIGMAS, crop=6
     motion between the frames and at least 3 frames; 7 frames are recommended.
 
     Measured on simulated BD stacks (docs/results.md, ``benchmarks/calibration.py``):
-    within 0.15 HR px for sigma 1.0-2.0 and noise 0.005-0.02 on 7-frame stacks of
-    natural images; on a small, mostly flat crop it over-estimates by up to 0.25 px.
+    within 0.12 HR px for sigma 1.0-2.0 and noise 0.005-0.02 on 7-frame stacks of
+    natural images; on a small, mostly flat crop it over-estimates. Not dependable on
+    real video motion (flow errors blur the held-out reconstructions).
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ from mfsr.calibration import estimate_psf
 def test_gaussian_psf_width_is_recovered(true_sigma):
     from skimage import data
     # 7 frames, scored on a 48 x 48 LR crop away from the image border; on a small, mostly
-    # flat crop (camera[64:256, 64:256], 5 frames) the estimate is 0.25 px too wide
+    # flat crop (camera[64:256, 64:256], 5 frames) the estimate comes out too wide
     sim = mfsr.simulate(data.camera()[96:416, 96:416], 4, 7, degradation="BD", psf=true_sigma,
                         noise=0.005, seed=2, max_shift=1.5)
     motion = mfsr.register(sim.frames)
