@@ -149,7 +149,8 @@ def main(argv=None):
     result = {"command": command_line(__file__),
               "setup": "mfsr.simulate(grey image, 4, 7, degradation='BD', psf, noise, seed=0), "
                        "float frames", "gaussian": gaussian, "poisson_gaussian": poisson,
-              "psf": psf, "psf_real": real, "mfsr": mfsr.__version__, "total_seconds": time.time() - t0}
+              "psf": psf, "psf_real": real, "mfsr": mfsr.__version__,
+              "total_seconds": time.time() - t0}
     if args.out:
         write_json(args.out, result)
         print("wrote", args.out)

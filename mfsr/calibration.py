@@ -160,7 +160,8 @@ def estimate_psf(frames, scale, motion, phase=0.0, sigmas=DEFAULT_SIGMAS, crop=6
     if sigmas.ndim != 1 or len(sigmas) < 3 or np.any(np.diff(sigmas) <= 0):
         raise ValueError("sigmas must be an ascending sequence of at least 3 values")
     noise = estimate_noise(frames) if noise is None else check_float(noise, "noise", 0.0)
-    motion, frames = _centre_crop(motion, np.asarray(frames, np.float32), check_int(crop, "crop", 16))
+    crop = check_int(crop, "crop", 16)
+    motion, frames = _centre_crop(motion, np.asarray(frames, np.float32), crop)
     weight = cross_validation_weight(noise, frames.shape[0] - 1)
     ref = motion.reference
     moving = [i for i in range(frames.shape[0]) if i != ref
