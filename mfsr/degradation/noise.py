@@ -74,14 +74,15 @@ def _blocks(image, block):
     scores, means, coeffs, touches = [], [], [], []
     b = block // 2
     lo, hi = stack.min(), stack.max()
+    grid = (h // block, block, w // block, block)  # a frame as its blocks
     for x in stack[:, :h, :w]:
         hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
         smooth = ndi.gaussian_filter(x, 1.0)
         grad = np.hypot(ndi.sobel(smooth, 0), ndi.sobel(smooth, 1))
-        tiles = x.reshape(h // block, block, w // block, block)
+        tiles = x.reshape(grid)
         touches.append(((tiles.min((1, 3)) <= lo) | (tiles.max((1, 3)) >= hi)).ravel())
-        scores.append(grad.reshape(h // block, block, w // block, block).mean((1, 3)).ravel())
-        means.append(smooth.reshape(h // block, block, w // block, block).mean((1, 3)).ravel())
+        scores.append(grad.reshape(grid).mean((1, 3)).ravel())
+        means.append(smooth.reshape(grid).mean((1, 3)).ravel())
         coeffs.append(hh.reshape(h // block, b, w // block, b).transpose(0, 2, 1, 3)
                       .reshape(-1, b * b))
     return (np.concatenate(scores), np.concatenate(means), np.concatenate(coeffs),
