@@ -30,6 +30,8 @@ from skimage import color, data
 import mfsr
 from mfsr.calibration import estimate_psf
 from mfsr.degradation import PoissonGaussianNoise, estimate_noise, estimate_noise_model
+from mfsr.io import read_image
+from mfsr.video import luma_of
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_io import command_line, write_json  # noqa: E402
@@ -50,10 +52,9 @@ def stack(name, psf=1.6, noise=0.0, seed=0):
                          seed=seed).frames
 
 
-def read_luma(path):
-    """BT.601 luma of an 8-bit image file, [0, 1] float32."""
-    import cv2
-    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
+def _luma(path):
+    """The luma ``reconstruct`` works on (BT.601 Y, [0, 1]) of one frame file."""
+    return luma_of(read_image(path))
 
 
 def main(argv=None):
@@ -115,7 +116,7 @@ def main(argv=None):
             folder = os.path.join(args.data, "bigbuckbunny", degradation)
             names = sorted(f for f in os.listdir(folder) if f.endswith(".png"))
             for start in (0, 10, 20):
-                frames = np.stack([read_luma(os.path.join(folder, f))
+                frames = np.stack([_luma(os.path.join(folder, f))
                                    for f in names[start:start + 7]])
                 motion = mfsr.register(frames)
                 for crop in args.real_crops:
@@ -136,7 +137,7 @@ def main(argv=None):
         # control: global motion simulated from one ground-truth frame of the same video,
         # so that only the motion differs from the windows above
         gt = os.path.join(args.data, "bigbuckbunny", "GT")
-        hr = read_luma(os.path.join(gt, sorted(os.listdir(gt))[13]))
+        hr = _luma(os.path.join(gt, sorted(os.listdir(gt))[13]))
         sim = mfsr.simulate(hr, 4, 7, degradation="BD", psf=1.6, noise=0.003, seed=0)
         for label, motion in (("registered", mfsr.register(sim.frames)), ("true", sim.motion)):
             est = float(estimate_psf(sim.frames, 4, motion)[0])
