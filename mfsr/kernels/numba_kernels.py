@@ -84,10 +84,14 @@ def _warp_args(index, wy, wx, n):
 
 @njit(inline="always")
 def _bilerp(f, i, W, wy, wx):
+    # unsigned indices: a table index is never negative, and a signed one would make
+    # every load check for Python's negative-index wraparound (the fused A was 1.3x
+    # slower with signed ones)
+    i, W, one = np.uint64(i), np.uint64(W), np.uint64(1)
     a = f[i]
     c = f[i + W]
-    top = a + wx * (f[i + 1] - a)
-    bot = c + wx * (f[i + W + 1] - c)
+    top = a + wx * (f[i + one] - a)
+    bot = c + wx * (f[i + W + one] - c)
     return top + wy * (bot - top)
 
 
@@ -97,10 +101,11 @@ def _splat(buf, i, W, v, wy, wx):
     a = v * (one - wy)
     b = v * wy
     owx = one - wx
+    i, W, u1 = np.uint64(i), np.uint64(W), np.uint64(1)  # as in _bilerp
     buf[i] += a * owx
-    buf[i + 1] += a * wx
+    buf[i + u1] += a * wx
     buf[i + W] += b * owx
-    buf[i + W + 1] += b * wx
+    buf[i + W + u1] += b * wx
 
 
 @njit(**_PAR)
@@ -294,9 +299,9 @@ def _ring_size(idx, w, step):
 def _gather_row(src, cols, wc, dst):
     """``dst[j] = sum_b wc[j, b] src[cols[j, b]]``."""
     for j in range(dst.size):
-        acc = wc[j, 0] * src[cols[j, 0]]
+        acc = wc[j, 0] * src[np.uint64(cols[j, 0])]  # unsigned: see _bilerp
         for b in range(1, cols.shape[1]):
-            acc += wc[j, b] * src[cols[j, b]]
+            acc += wc[j, b] * src[np.uint64(cols[j, b])]
         dst[j] = acc
 
 
@@ -373,26 +378,31 @@ def _splat_row(buf, ik, yk, xk, W, z):
         _splat(buf, ik[q], W, z[q], yk[q], xk[q])
 
 
+# The fused kernels visit output rows frame-innermost (row 0 of every frame, then row 1,
+# ...): the K frames of one row read (forward) or splat into (adjoint) nearly the same
+# HR rows, which then stay in cache across the frames instead of streaming the whole
+# image from memory once per frame (1.5x faster splats at 720p). Each frame keeps its
+# own R slots of the ring, at slot ``(row mod R) K + k``, tagged with the row.
+
 @njit(**_PAR)
 def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
-    """``out[k] = S_y (W_k x) S_x^T``; the ring holds warped HR rows (tag ``k H + row``)."""
+    """``out[k] = S_y (W_k x) S_x^T``; the ring holds warped HR rows."""
     K, h, w = out.shape
-    H = f.size // W
     n = K * h
     for t in prange(T):
-        ring = np.empty((R, W), f.dtype)
-        tags = np.full(R, -1, np.int64)
+        ring = np.empty((R * K, W), f.dtype)
+        tags = np.full(R * K, -1, np.int64)
         acc = np.empty(W, f.dtype)
-        for ki in range(t * n // T, (t + 1) * n // T):
-            k, i = ki // h, ki % h
+        for ik_ in range(t * n // T, (t + 1) * n // T):
+            i, k = ik_ // K, ik_ % K
             first = True
             for a in range(rows.shape[1]):
                 c = wr[i, a]
                 if c == 0 and a > 0:
                     continue
                 r = rows[i, a]
-                slot = r % R
-                if tags[slot] != k * H + r:
+                slot = (r % R) * K + k
+                if tags[slot] != r:
                     lo, hi = r * W, (r + 1) * W
                     if identity[k]:
                         ring[slot, :] = f[lo:hi]
@@ -401,7 +411,7 @@ def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
                         # non-contiguous typed views that do not vectorise
                         ik, yk, xk = index[k], wy[k], wx[k]
                         _warp_row(f, ik[lo:hi], yk[lo:hi], xk[lo:hi], W, ring[slot])
-                    tags[slot] = k * H + r
+                    tags[slot] = r
                 _axpy(acc, c, ring[slot], first)
                 first = False
             _gather_row(acc, cols, wc, out[k, i])
@@ -409,9 +419,9 @@ def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
 
 @njit(**_PAR)
 def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out, extra, R):
-    """``out = sum_k W_k^T (S_y^T y_k S_x)``; the ring holds LR rows expanded to width W
-    (tag ``k h + row``); each HR row is splatted into the thread's accumulator (``out``
-    for the first thread), and the accumulators are summed at the end."""
+    """``out = sum_k W_k^T (S_y^T y_k S_x)``; the ring holds LR rows expanded to width W;
+    each HR row is splatted into the thread's accumulator (``out`` for the first
+    thread), and the accumulators are summed at the end."""
     K, h, w = y.shape
     H = rows_t.shape[0]
     n = K * H
@@ -419,21 +429,21 @@ def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out,
     for t in prange(T):
         buf = out if t == 0 else extra[t - 1]
         buf[:] = 0
-        ring = np.empty((R, W), y.dtype)
-        tags = np.full(R, -1, np.int64)
+        ring = np.empty((R * K, W), y.dtype)
+        tags = np.full(R * K, -1, np.int64)
         z = np.empty(W, y.dtype)
-        for kp in range(t * n // T, (t + 1) * n // T):
-            k, p = kp // H, kp % H
+        for pk in range(t * n // T, (t + 1) * n // T):
+            p, k = pk // K, pk % K
             first = True
             for m in range(rows_t.shape[1]):
                 c = wr_t[p, m]
                 if c == 0 and m > 0:
                     continue
                 i = rows_t[p, m]
-                slot = i % R
-                if tags[slot] != k * h + i:
+                slot = (i % R) * K + k
+                if tags[slot] != i:
                     _gather_row(y[k, i], cols_t, wc_t, ring[slot])
-                    tags[slot] = k * h + i
+                    tags[slot] = i
                 _axpy(z, c, ring[slot], first)
                 first = False
             lo, hi = p * W, (p + 1) * W
