@@ -26,6 +26,7 @@ from .backend import get_array_module
 from .denoisers import (DENOISERS, BM3DDenoiser, Denoiser, LearnedDenoiser,  # noqa: F401
                         bm3d_available, make_denoiser)
 from .kernels import kernels_for
+from .kernels.buffers import check_out
 from ._validation import check_choice, check_float, check_int
 
 
@@ -36,9 +37,23 @@ class Prior:
     name = "prior"
     curvature = 0.0  # upper bound on the largest eigenvalue of the Hessian of R
 
-    def value_and_gradient(self, x):
-        """Return ``(R(x), grad R(x))``; the gradient is a new array the caller may
-        modify in place."""
+    def value_and_gradient(self, x, out=None):
+        """Return ``(R(x), grad R(x))``.
+
+        Parameters
+        ----------
+        x : array, shape (H, W)
+        out : array, shape (H, W), optional
+            Where to write the gradient (C-contiguous, ``x``'s dtype and array module);
+            by default a new array, which the caller may modify in place. Solvers pass a
+            buffer of their own so that an iteration allocates no image.
+
+        Returns
+        -------
+        value : float
+        gradient : array, shape (H, W)
+            ``out`` when given.
+        """
         raise NotImplementedError
 
     def value(self, x):
@@ -69,8 +84,9 @@ class _PairwisePrior(Prior):
         # each difference operator has squared norm <= 4
         return 4.0 * sum(self.weights) * self.max_rho_curvature
 
-    def value_and_gradient(self, x):
-        return kernels_for(x).pairwise_prior(x, self.offsets, self.weights, self.kind, self.param)
+    def value_and_gradient(self, x, out=None):
+        return kernels_for(x).pairwise_prior(x, self.offsets, self.weights, self.kind,
+                                             self.param, out)
 
 
 def _half_plane(radius):
@@ -152,8 +168,8 @@ class TotalVariation(Prior):
         self.eps = check_float(eps, "eps", minimum=0.0, strict_min=True)
         self.curvature = 8.0 / self.eps
 
-    def value_and_gradient(self, x):
-        return kernels_for(x).tv_prior(x, self.eps)
+    def value_and_gradient(self, x, out=None):
+        return kernels_for(x).tv_prior(x, self.eps, out)
 
     def __repr__(self):
         return f"TotalVariation(eps={self.eps:g})"
@@ -165,8 +181,12 @@ class NoPrior(Prior):
     quadratic = True
     name = "none"
 
-    def value_and_gradient(self, x):
-        return 0.0, get_array_module(x).zeros_like(x)
+    def value_and_gradient(self, x, out=None):
+        if out is None:
+            return 0.0, get_array_module(x).zeros_like(x)
+        check_out(out, x.shape, x.dtype)
+        out[...] = 0
+        return 0.0, out
 
 
 PRIORS = {"none": NoPrior, "tikhonov": Tikhonov, "tv": TotalVariation, "btv": BilateralTV,

@@ -211,6 +211,38 @@ def test_data_fidelity_matches_reference(kernel_set, kind, param, gain, dtype, r
     np.testing.assert_allclose(g, ref_g, **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_image_results_go_into_out(kernel_set, dtype, rng):
+    """The kernels that return an HR image write it into a caller's buffer when given one
+    (the solvers' loops allocate no image); a buffer that does not fit is refused."""
+    op, flows = _operator(rng, 4, GaussianPSF(1.6), 0.0)
+    warps = kernel_set.prepare_warps(flows, 4, op.phase)
+    x = rng.random(op.hr_shape).astype(dtype)
+    y = rng.standard_normal((3,) + op.lr_shape).astype(dtype)
+    btv = BilateralTV(radius=2, eps=0.05)
+    calls = {
+        "adjoint": lambda out: kernel_set.warp_blur_decimate_adjoint(
+            y, warps, *op.gather_tables_t, out),
+        "pairwise_prior": lambda out: kernel_set.pairwise_prior(
+            x, btv.offsets, btv.weights, btv.kind, btv.param, out)[1],
+        "tv_prior": lambda out: kernel_set.tv_prior(x, 0.05, out)[1],
+    }
+    other = np.float64 if dtype == np.float32 else np.float32
+    for name, call in calls.items():
+        expected = call(None)
+        out = np.full(op.hr_shape, np.nan, dtype)
+        got = call(out)
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+        if not isinstance(kernel_set, OnDevice):  # a device set writes a device copy
+            assert got is out, name
+        for bad in (np.empty((5, 5), dtype), np.empty(op.hr_shape, other)):
+            with pytest.raises(ValueError, match="out must be a C-contiguous array"):
+                call(bad)
+        if not isinstance(kernel_set, OnDevice):
+            with pytest.raises(ValueError, match="not contiguous"):
+                call(np.empty((op.hr_shape[0], 2 * op.hr_shape[1]), dtype)[:, ::2])
+
+
 def test_kernels_cover_the_reference(kernel_set):
     public = {n for n, f in vars(reference).items()
               if callable(f) and not n.startswith("_") and f.__module__ == reference.__name__}

@@ -56,6 +56,24 @@ def test_system_operator_adjoint(scale, phase, psf, rng):
     assert err < 1e-5
 
 
+@pytest.mark.parametrize("separable", [True, False])
+def test_system_operator_adjoint_into_out(separable, rng):
+    """``A^T`` writes into a caller's buffer, through the fused kernels (separable PSF) and
+    through the per-frame warps (a 2-D kernel PSF)."""
+    k, h, w = 3, 10, 12
+    flows = (rng.standard_normal((k, h, w, 2)) * 0.8).astype(np.float32)
+    motion = Motion(flows, np.ones((k, h, w), np.float32), reference=1)
+    psf = GaussianPSF(1.2) if separable else np.outer([1, 2, 1], [1, 3, 1]) + np.eye(3)
+    A = SystemOperator(motion, 2, psf)
+    assert (A._sampling_t is not None) == separable
+    r = rng.standard_normal((k, h, w)).astype(np.float32)
+    out = np.full(A.hr_shape, np.nan, np.float32)
+    assert A.adjoint(r, out=out) is out
+    np.testing.assert_array_equal(out, A.adjoint(r))
+    with pytest.raises(ValueError, match="out must be"):
+        A.adjoint(r, out=np.empty(A.hr_shape, np.float64))
+
+
 def test_bd_matches_scipy_gaussian_filter(rng):
     x = rng.random((64, 48))
     op = BlurDecimate(x.shape, 4, GaussianPSF(1.6), 0.0)

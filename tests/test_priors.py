@@ -39,6 +39,21 @@ def test_priors_are_zero_on_constants():
         assert np.abs(grad).max() < 1e-12
 
 
+@pytest.mark.parametrize("cpu", ["numpy", "auto"])
+def test_prior_gradient_goes_into_out(cpu, rng):
+    x = rng.random((12, 15)).astype(np.float32)
+    with kernels.use(cpu):
+        for name in priors.PRIORS:
+            prior = priors.make_prior(name)
+            value, grad = prior.value_and_gradient(x)
+            out = np.full_like(x, np.nan)
+            value_out, grad_out = prior.value_and_gradient(x, out=out)
+            assert grad_out is out and value_out == value, name
+            np.testing.assert_array_equal(out, grad, err_msg=name)
+            with pytest.raises(ValueError, match="out must be"):
+                prior.value_and_gradient(x, out=np.empty((3, 3), np.float32))
+
+
 def test_unknown_prior_lists_valid_names():
     with pytest.raises(ValueError, match="btv"):
         priors.make_prior("l0")

@@ -95,6 +95,28 @@ def test_cg_without_recording_gives_the_same_image(bd_stack):
     np.testing.assert_array_equal(quiet, recorded)
 
 
+def test_lbfgs_returns_the_point_of_its_last_recorded_value(bd_stack):
+    """L-BFGS swaps its preallocated images between the current and the trial point and
+    recycles the arrays of dropped curvature pairs: the returned image must be the one
+    whose objective it recorded last, and the start must be left alone."""
+    A = SystemOperator(bd_stack.motion, 4, bd_stack.psf, bd_stack.phase)
+    x0 = mfsr.upsample(bd_stack.frames[3], 4, bd_stack.phase)
+    start = x0.copy()
+    obj = solvers.Objective(A, bd_stack.frames, solvers.Huber(0.01), priors.BilateralTV(), 1e-4)
+    x, hist = solvers.map_lbfgs(obj, x0, iterations=12, memory=2, tol=0.0)
+    assert hist.iterations == 12  # so that pairs were dropped and their arrays reused
+    np.testing.assert_array_equal(x0, start)
+    value, grad, r = obj.value_and_gradient(x)
+    assert value == pytest.approx(hist.objective[-1], rel=1e-6)
+    assert float(np.sqrt(np.sum(obj.c * r * r))) == pytest.approx(hist.residual_norm[-1],
+                                                                  rel=1e-6)
+    # the gradient written into a caller's buffer is the one returned without it
+    buf = np.empty_like(x)
+    value_out, grad_out, _ = obj.value_and_gradient(x, out=buf)
+    assert grad_out is buf and value_out == value
+    np.testing.assert_array_equal(grad_out, grad)
+
+
 def test_gradient_descent_decreases_the_objective(bd_stack):
     A = SystemOperator(bd_stack.motion, 4, bd_stack.psf, bd_stack.phase)
     x0 = mfsr.upsample(bd_stack.frames[3], 4, bd_stack.phase)

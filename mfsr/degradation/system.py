@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..backend import get_array_module
 from .._validation import check_int
 from ..kernels import kernels_for
+from ..kernels.buffers import deliver
 from ..motion import Motion
 from .sampling import BlurDecimate
 from .warp import Warp, upsample_flow
@@ -76,16 +77,21 @@ class SystemOperator:
         warped = xp.stack([wk.forward(x) for wk in self.warps])
         return self.blur_decimate.forward(warped)
 
-    def adjoint(self, r):
-        """``A^T r``: LR stack ``(K, h, w)`` to HR image ``(H, W)``."""
+    def adjoint(self, r, out=None):
+        """``A^T r``: LR stack ``(K, h, w)`` to HR image ``(H, W)``.
+
+        ``out``: optional C-contiguous array ``(H, W)`` of ``r``'s dtype to write into
+        (and return), so that solver loops allocate no image per iteration.
+        """
         if self._sampling_t is not None:
             ks = kernels_for(r)
-            return ks.warp_blur_decimate_adjoint(r, self._warp_state(ks), *self._sampling_t)
+            return ks.warp_blur_decimate_adjoint(r, self._warp_state(ks), *self._sampling_t,
+                                                 out=out)
         back = self.blur_decimate.adjoint(r)
-        out = self.warps[0].adjoint(back[0]).copy()
+        total = self.warps[0].adjoint(back[0]).copy()
         for wk, b in zip(self.warps[1:], back[1:]):
-            out += wk.adjoint(b)
-        return out
+            total += wk.adjoint(b)
+        return deliver(total, out)
 
     def norm_squared(self, weights=None, iterations=15, seed=0):
         """Estimate ``||A^T diag(weights) A||`` by power iteration (largest eigenvalue)."""

@@ -22,6 +22,7 @@ import cupy as cp
 import numpy as np
 
 from . import reference
+from .buffers import deliver
 from .cuda import KERNELS, SUFFIXES, source
 from .geometry import flow_axis_weights
 from .reference import axpy, rho  # noqa: F401  (xp code, shared with the reference)
@@ -136,12 +137,13 @@ def strided_correlate_adjoint(y, wy, wx, start, scale, padded_shape):
     return out
 
 
-def pairwise_prior(x, offsets, weights, kind, param):
-    """All offsets in one fused pass; see :func:`mfsr.kernels.reference.pairwise_prior`."""
+def pairwise_prior(x, offsets, weights, kind, param, out=None):
+    """All offsets in one fused pass; see :func:`mfsr.kernels.reference.pairwise_prior`.
+    (``out`` receives a copy: CuPy's memory pool already reuses the images.)"""
     if kind not in PENALTIES:
         raise ValueError(f"unknown penalty kind {kind!r}")
     if not _fast(x) or x.ndim != 2:
-        return reference.pairwise_prior(x, offsets, weights, kind, param)
+        return reference.pairwise_prior(x, offsets, weights, kind, param, out)
     offsets = [(int(dy), int(dx)) for dy, dx in offsets]
     if len(offsets) != len(weights):
         raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
@@ -149,26 +151,26 @@ def pairwise_prior(x, offsets, weights, kind, param):
     grad = cp.empty_like(x)
     if not offsets:
         grad.fill(0)
-        return 0.0, grad
+        return 0.0, deliver(grad, out)
     total = cp.zeros(1, dtype=cp.float64)
     _launch(_kernel("pairwise_prior", x.dtype), x.size,
             (x, _device_constant(offsets, np.int32), _device_constant(weights, x.dtype),
              np.int32(len(offsets)), np.int32(PENALTIES[kind]), x.dtype.type(param),
              np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
-    return float(total[0]), grad
+    return float(total[0]), deliver(grad, out)
 
 
 
-def tv_prior(x, eps):
+def tv_prior(x, eps, out=None):
     """Isotropic TV in one fused pass; see :func:`mfsr.kernels.reference.tv_prior`."""
     if not _fast(x) or x.ndim != 2:
-        return reference.tv_prior(x, eps)
+        return reference.tv_prior(x, eps, out)
     x = cp.ascontiguousarray(x)
     grad = cp.empty_like(x)
     total = cp.zeros(1, dtype=cp.float64)
     _launch(_kernel("tv_prior", x.dtype), x.size,
             (x, x.dtype.type(eps), np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
-    return float(total[0]), grad
+    return float(total[0]), deliver(grad, out)
 
 
 def data_fidelity(ax, y, c, kind, param, gain):
@@ -294,7 +296,8 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
     return out.astype(dtype, copy=False)
 
 
-def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t):
+def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
+                               out=None):
     """``A^T y``: the row gather, then the column gather fused with the splats; see
     :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
     _check_warps(warps, warps.hr_shape if isinstance(warps, GpuWarps) else ())
@@ -309,9 +312,9 @@ def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weig
     rows_t, row_weights_t, my = _ell_args(rows_t, row_weights_t, H, "transposed row")
     cols_t, col_weights_t, mx = _ell_args(cols_t, col_weights_t, W, "transposed column")
     t = _gather_rows(y, rows_t, row_weights_t, my)  # (K, H, w)
-    out = cp.zeros((H, W), dtype=y.dtype)
-    _launch(_kernel("gather_cols_splat", y.dtype), out.size,
+    total = cp.zeros((H, W), dtype=y.dtype)
+    _launch(_kernel("gather_cols_splat", y.dtype), total.size,
             (t, cols_t, col_weights_t, mx, warps.flows, warps.identity_device,
              np.int32(warps.n_frames), *warps.args(), np.int64(H), np.int64(W),
-             np.int64(y.shape[2]), out))
-    return out.astype(dtype, copy=False)
+             np.int64(y.shape[2]), total))
+    return deliver(total.astype(dtype, copy=False), out)

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import reference
+from .buffers import check_out
 from .geometry import flow_axis_weights
 from .reference import rho  # noqa: F401  (xp code, shared with the reference)
 
@@ -47,6 +48,13 @@ _local = threading.local()
 def _fast(*arrays):
     """True when the compiled kernels handle these arrays (float32/float64 NumPy)."""
     return all(type(a) is np.ndarray and a.dtype in _FLOATS for a in arrays)
+
+
+def _check_out(out, shape, dtype):
+    """``out`` when the compiled kernels can write into it (a C-contiguous NumPy array)."""
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+    return check_out(out, shape, dtype)
 
 
 def _workspace(name, shape, dtype):
@@ -557,7 +565,8 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
     return out
 
 
-def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t):
+def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
+                               out=None):
     """Fused ``A^T y``; see :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
     H, W = len(rows_t), len(cols_t)
     index, wy, wx, identity = _check_state(warps, H * W)
@@ -570,7 +579,7 @@ def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weig
     rows_t, wr = _ell(rows_t, row_weights_t, y.shape[1], y.dtype, "rows_t")
     cols_t, wc = _ell(cols_t, col_weights_t, y.shape[2], y.dtype, "cols_t")
     extra = _workspace("splat", (_threads() - 1, H * W), y.dtype)
-    out = np.empty((H, W), y.dtype)
+    out = np.empty((H, W), y.dtype) if out is None else _check_out(out, (H, W), y.dtype)
     _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr, cols_t, wc, out.ravel(), extra,
                  _ring_size(rows_t, wr, 1))
     return out
@@ -659,11 +668,11 @@ def _pairwise_prior(x, dys, dxs, ws, kind, k, g, totals, T):
             _pairwise_rows(_huber, x, dys, dxs, ws, k, g, totals, lo, hi)
 
 
-def pairwise_prior(x, offsets, weights, kind, param):
+def pairwise_prior(x, offsets, weights, kind, param, out=None):
     """All offsets in one pass; see :func:`mfsr.kernels.reference.pairwise_prior`."""
     code, k = _constants(kind, param, getattr(x, "dtype", np.float64))
     if not _fast(x) or x.ndim != 2:
-        return reference.pairwise_prior(x, offsets, weights, kind, param)
+        return reference.pairwise_prior(x, offsets, weights, kind, param, out)
     offsets = [(int(dy), int(dx)) for dy, dx in offsets]
     if len(offsets) != len(weights):
         raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
@@ -671,7 +680,7 @@ def pairwise_prior(x, offsets, weights, kind, param):
     dys = np.array([o[0] for o in offsets], np.int64)
     dxs = np.array([o[1] for o in offsets], np.int64)
     ws = np.asarray(weights, np.float64).astype(x.dtype)
-    g = np.empty_like(x)
+    g = np.empty_like(x) if out is None else _check_out(out, x.shape, x.dtype)
     totals = np.empty(x.shape[0])
     _pairwise_prior(x, dys, dxs, ws, code, k, g, totals, _chunks(x.shape[0]))
     return float(totals.sum()), g
@@ -713,13 +722,13 @@ def _tv_prior(x, eps, eps2, g, totals):
         totals[t] = band
 
 
-def tv_prior(x, eps):
+def tv_prior(x, eps, out=None):
     """Total variation value and gradient; see :func:`mfsr.kernels.reference.tv_prior`."""
     if not _fast(x) or x.ndim != 2:
-        return reference.tv_prior(x, eps)
+        return reference.tv_prior(x, eps, out)
     x = np.ascontiguousarray(x)
     t = x.dtype.type
-    g = np.empty_like(x)
+    g = np.empty_like(x) if out is None else _check_out(out, x.shape, x.dtype)
     totals = np.empty(min(x.shape[0], 4 * _threads()))
     _tv_prior(x, t(eps), t(float(eps) ** 2), g, totals)
     return float(totals.sum()), g

@@ -15,15 +15,20 @@ functions with the same signatures and results (to float tolerance):
 - ``pairwise_prior``, ``tv_prior``: prior values and gradients.
 - ``data_fidelity``: robust residual weighting of the data term.
 - ``axpy``: ``y += a x`` in place (the solvers' vector updates).
+
+The kernels that return an HR image (``warp_blur_decimate_adjoint``, the priors'
+gradients) take an optional ``out`` array to write it into (:mod:`mfsr.kernels.buffers`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..backend import get_array_module
+from .buffers import deliver
 from .geometry import bilinear_tables, upsample_flow
 
 NAME = "numpy"
+
 
 
 def warp_forward(x, index, wy, wx):
@@ -166,19 +171,21 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
     return separable_gather(z, rows, row_weights, cols, col_weights)
 
 
-def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t):
+def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
+                               out=None):
     """``A^T y = sum_k W_k^T (S_y^T y_k S_x)``, the adjoint of :func:`warp_blur_decimate`.
 
     The sampling tables are those of the transposed matrices ``S_y^T`` (``(H, m)``) and
-    ``S_x^T`` (``(W, m)``). Returns an array ``(H, W)``.
+    ``S_x^T`` (``(W, m)``). Returns an array ``(H, W)`` (``out`` when given: a
+    C-contiguous array of that shape and ``y``'s dtype).
     """
     index, wy, wx, identity = warps
     z = separable_gather(y, rows_t, row_weights_t, cols_t, col_weights_t)
-    out = None
+    total = None
     for k in range(len(identity)):
         zk = z[k] if identity[k] else warp_adjoint(z[k], index[k], wy[k], wx[k])
-        out = zk.copy() if out is None else out.__iadd__(zk)
-    return out
+        total = zk.copy() if total is None else total.__iadd__(zk)
+    return deliver(total, out)
 
 
 def _pair_slices(offset, shape):
@@ -210,7 +217,7 @@ def rho(d, kind, param, xp):
     raise ValueError(f"unknown penalty kind {kind!r}")
 
 
-def pairwise_prior(x, offsets, weights, kind, param):
+def pairwise_prior(x, offsets, weights, kind, param, out=None):
     """``R(x) = sum_o w_o sum_p rho(x(p + o) - x(p))`` and its gradient.
 
     Parameters
@@ -221,6 +228,8 @@ def pairwise_prior(x, offsets, weights, kind, param):
     kind : {"quadratic", "charbonnier", "huber"}
     param : float
         Smoothing / threshold of ``rho`` (ignored for ``"quadratic"``).
+    out : array (H, W), optional
+        Where to write the gradient (C-contiguous, ``x``'s dtype).
 
     Returns
     -------
@@ -236,13 +245,14 @@ def pairwise_prior(x, offsets, weights, kind, param):
         dv *= w
         g[a] += dv
         g[b] -= dv
-    return total, g
+    return total, deliver(g, out)
 
 
-def tv_prior(x, eps):
+def tv_prior(x, eps, out=None):
     """Isotropic total variation ``sum sqrt(dx**2 + dy**2 + eps**2) - eps`` and its gradient.
 
-    Forward differences, zero past the last row / column.
+    Forward differences, zero past the last row / column. ``out``: as for
+    :func:`pairwise_prior`.
 
     Returns
     -------
@@ -258,7 +268,7 @@ def tv_prior(x, eps):
     g = -(px + py)  # minus divergence, with the adjoint of the forward differences
     g[:, 1:] += px[:, :-1]
     g[1:, :] += py[:-1, :]
-    return float((mag - eps).sum()), g
+    return float((mag - eps).sum()), deliver(g, out)
 
 
 def data_fidelity(ax, y, c, kind, param, gain):

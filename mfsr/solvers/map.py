@@ -27,11 +27,13 @@ def map_gradient_descent(objective: Objective, x0, iterations=50, step=None):
     if step is None:
         step = 1.0 / _lipschitz(objective)
     x = x0.copy()
+    grad = get_array_module(x).empty_like(x)
+    axpy = kernels_for(x).axpy
     hist = History()
     for _ in range(iterations):
         hist.start()
-        value, grad, r = objective.value_and_gradient(x)
-        x -= step * grad
+        value, grad, r = objective.value_and_gradient(x, out=grad)
+        axpy(-step, grad, x)
         hist.record(value, objective.residual_norm(r))
     return x, hist
 
@@ -65,44 +67,60 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
     xp = get_array_module(x0)
     x = x0.copy()
     f, g, r = objective.value_and_gradient(x)
+    # The images of the loop are allocated once and reused, so that an iteration allocates
+    # none: the trial point and its gradient swap roles with the current ones on
+    # acceptance, and a curvature pair that drops out of the memory holds the next one.
+    x_new, g_new, d = xp.empty_like(x), xp.empty_like(x), xp.empty_like(x)
+    spare = None  # arrays for the next curvature pair
     pairs = []
     hist = History()
     gamma = 1.0 / max(objective.A.norm_squared(objective.c, iterations=5), 1e-12)
     for _ in range(iterations):
         hist.start()
-        d = _two_loop(g, pairs, gamma, xp)
+        _two_loop(g, pairs, gamma, d)
         slope = float(xp.vdot(g, d))
         if slope >= 0:  # not a descent direction: restart from the gradient
             pairs.clear()
-            d, slope = -gamma * g, -gamma * float(xp.vdot(g, g))
+            xp.multiply(g, -gamma, out=d)
+            slope = -gamma * float(xp.vdot(g, g))
         t = 1.0
         for _ls in range(20):
-            x_new = x + t * d
-            f_new, g_new, r_new = objective.value_and_gradient(x_new)
+            xp.multiply(d, t, out=x_new)
+            x_new += x
+            f_new, g_new, r_new = objective.value_and_gradient(x_new, out=g_new)
             if f_new <= f + 1e-4 * t * slope:
                 break
             t *= 0.5
         else:
             hist.record(f, objective.residual_norm(r))
             break
-        s, yv = x_new - x, g_new - g
+        s, yv = spare if spare is not None else (xp.empty_like(x), xp.empty_like(x))
+        spare = None
+        xp.subtract(x_new, x, out=s)
+        xp.subtract(g_new, g, out=yv)
         sy = float(xp.vdot(s, yv))
         if sy > 1e-12:
             pairs.append((s, yv, 1.0 / sy))
             if len(pairs) > memory:
-                pairs.pop(0)
+                spare = pairs.pop(0)[:2]
             gamma = sy / float(xp.vdot(yv, yv))
+        else:
+            spare = (s, yv)
         decrease = f - f_new
-        x, f, g, r = x_new, f_new, g_new, r_new
+        x, x_new, g, g_new = x_new, x, g_new, g
+        f, r = f_new, r_new
         hist.record(f, objective.residual_norm(r))
         if decrease <= tol * abs(f):
             break
     return x, hist
 
 
-def _two_loop(g, pairs, gamma, xp):
+def _two_loop(g, pairs, gamma, out):
+    """The L-BFGS direction ``-H g``, written into ``out``."""
+    xp = get_array_module(g)
     axpy = kernels_for(g).axpy  # in place: no temporary image per pair
-    q = g.copy()
+    q = out
+    q[...] = g
     alphas = []
     for s, y, rho in reversed(pairs):
         a = rho * float(xp.vdot(s, q))

@@ -34,6 +34,7 @@ class Objective:
         self.prior = prior or NoPrior()
         self.weight = float(weight)
         self.c = operator.confidence if confidence is None else confidence
+        self._prior_gradient = None  # scratch image, kept between evaluations
 
     def residual(self, x):
         """``A x - y``."""
@@ -44,12 +45,20 @@ class Objective:
         xp = get_array_module(r)
         return float(xp.sqrt(xp.sum(self.c * r * r)))
 
-    def value_and_gradient(self, x):
+    def value_and_gradient(self, x, out=None):
         """Return ``(f(x), grad f(x), r)`` with ``r = A x - y``.
 
         Data terms with a ``penalty`` weight the residuals in one kernel pass
         (:func:`mfsr.kernels.reference.data_fidelity`), others through their
         ``value_and_derivative``.
+
+        Parameters
+        ----------
+        x : array, shape (H, W)
+        out : array, shape (H, W), optional
+            Where to write the gradient (C-contiguous, ``x``'s dtype); by default a new
+            array. The prior's gradient goes through a scratch image the objective keeps,
+            so with ``out`` an evaluation allocates no HR image.
         """
         ax = self.A.forward(x)
         if self.data_term.penalty is not None:
@@ -60,10 +69,16 @@ class Objective:
             r = ax - self.y
             v, dv = self.data_term.value_and_derivative(r, xp)
             value, dr = float(xp.sum(self.c * v)), self.c * dv
-        grad = self.A.adjoint(dr)
+        grad = self.A.adjoint(dr, out=out)
         if self.weight:
-            pv, pg = self.prior.value_and_gradient(x)
+            pv, pg = self.prior.value_and_gradient(x, out=self._scratch(x))
             value += self.weight * pv
-            pg *= self.weight  # in place: no temporary image per evaluation
-            grad += pg
+            kernels_for(grad).axpy(self.weight, pg, grad)
         return value, grad, r
+
+    def _scratch(self, x):
+        buf = self._prior_gradient
+        if buf is None or type(buf) is not type(x) or buf.shape != x.shape \
+                or buf.dtype != x.dtype:
+            buf = self._prior_gradient = get_array_module(x).empty(x.shape, x.dtype)
+        return buf
