@@ -315,3 +315,21 @@ def test_axpy_updates_in_place_like_the_reference(kernel_set, dtype, rng):
     np.testing.assert_allclose(got, expected, **TOL[dtype])
     with pytest.raises(ValueError, match="one shape"):
         kernel_set.axpy(1.0, x, y[:-1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_axpby_rounds_like_the_numpy_expression(kernel_set, dtype, rng):
+    """``out = a x + b y``, bitwise the NumPy expression (the solvers rely on it to keep
+    their results), also when ``out`` is ``x`` or ``y``."""
+    x, y = (rng.standard_normal((37, 41)).astype(dtype) for _ in range(2))
+    for a, b in ((1.0, 0.37), (1.0, -1.0), (-0.3, 2.5)):
+        expected = a * x + b * y
+        np.testing.assert_array_equal(kernel_set.axpby(a, x, b, y, np.empty_like(x)), expected)
+        if not isinstance(kernel_set, OnDevice):  # in place: the result is out itself
+            x2, y2 = x.copy(), y.copy()
+            assert kernel_set.axpby(a, x2, b, y, x2) is x2
+            assert kernel_set.axpby(a, x, b, y2, y2) is y2
+            np.testing.assert_array_equal(x2, expected)
+            np.testing.assert_array_equal(y2, expected)
+    with pytest.raises(ValueError, match="one shape"):
+        kernel_set.axpby(1.0, x, 1.0, y[:-1], np.empty_like(x))

@@ -25,7 +25,7 @@ from . import reference
 from .buffers import deliver
 from .cuda import KERNELS, SUFFIXES, source
 from .geometry import flow_axis_weights
-from .reference import axpy, rho  # noqa: F401  (xp code, shared with the reference)
+from .reference import axpby, axpy, rho  # noqa: F401  (xp code, shared with the reference)
 
 NAME = "cupy"
 PENALTIES = {"quadratic": 0, "charbonnier": 1, "huber": 2}  # MFSR_* codes in mfsr_common.cuh

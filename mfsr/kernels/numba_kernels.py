@@ -793,3 +793,22 @@ def axpy(a, x, y):
         return reference.axpy(a, x, y)
     _axpy_parallel(y.dtype.type(a), x.reshape(-1), y.reshape(-1))
     return y
+
+
+@njit(**_PAR)
+def _axpby_parallel(a, x, b, y, out):
+    for i in prange(x.size):
+        out[i] = a * x[i] + b * y[i]
+
+
+def axpby(a, x, b, y, out):
+    """``out = a x + b y`` in one parallel pass; see :func:`mfsr.kernels.reference.axpby`."""
+    if not x.shape == y.shape == out.shape:
+        raise ValueError(f"x, y and out must have one shape, got {x.shape}, {y.shape} and "
+                         f"{out.shape}")
+    if not (_fast(x, y, out) and x.dtype == y.dtype == out.dtype
+            and x.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous):
+        return reference.axpby(a, x, b, y, out)
+    t = out.dtype.type
+    _axpby_parallel(t(a), x.reshape(-1), t(b), y.reshape(-1), out.reshape(-1))
+    return out

@@ -14,7 +14,8 @@ functions with the same signatures and results (to float tolerance):
   set keeps the warps in its own form (tables here, LR flows in the Numba set).
 - ``pairwise_prior``, ``tv_prior``: prior values and gradients.
 - ``data_fidelity``: robust residual weighting of the data term.
-- ``axpy``: ``y += a x`` in place (the solvers' vector updates).
+- ``axpy``, ``axpby``: ``y += a x`` in place and ``out = a x + b y`` (the solvers'
+  vector updates).
 
 The kernels that return an HR image (``warp_blur_decimate_adjoint``, the priors'
 gradients) take an optional ``out`` array to write it into (:mod:`mfsr.kernels.buffers`).
@@ -312,3 +313,21 @@ def axpy(a, x, y):
         raise ValueError(f"x and y must have one shape, got {x.shape} and {y.shape}")
     y += a * x
     return y
+
+
+def axpby(a, x, b, y, out):
+    """``out = a x + b y`` elementwise; ``out`` may be ``x`` or ``y``; return ``out``.
+
+    Rounded as the NumPy expression ``a * x + b * y`` in the arrays' dtype, so with
+    ``a = 1`` it is bitwise ``x + b * y`` and with ``b = -1`` bitwise ``a * x - y``.
+
+    Parameters
+    ----------
+    a, b : float
+    x, y, out : arrays of one shape and dtype
+    """
+    if not x.shape == y.shape == out.shape:
+        raise ValueError(f"x, y and out must have one shape, got {x.shape}, {y.shape} and "
+                         f"{out.shape}")
+    out[...] = a * x + b * y
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..kernels import kernels_for
 from .history import History
 
 
@@ -28,6 +29,7 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
         ``x``.
     """
     xp = get_array_module(x)
+    vec = kernels_for(x)  # in-place, parallel vector updates: no image per step
     g = rhs - normal(x)
     p = g.copy()
     gg = float(xp.vdot(g, g))
@@ -37,10 +39,10 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
             break
         q = normal(p)
         alpha = gg / max(float(xp.vdot(p, q)), 1e-30)
-        x += alpha * p
-        g -= alpha * q
+        vec.axpy(alpha, p, x)
+        vec.axpy(-alpha, q, g)
         gg_new = float(xp.vdot(g, g))
-        p = g + (gg_new / gg) * p
+        vec.axpby(1.0, g, gg_new / gg, p, p)
         gg = gg_new
         if callback is not None:
             callback(x)

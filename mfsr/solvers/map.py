@@ -65,6 +65,7 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
     history : History
     """
     xp = get_array_module(x0)
+    vec = kernels_for(x0)  # parallel vector updates on the CPU
     x = x0.copy()
     f, g, r = objective.value_and_gradient(x)
     # The images of the loop are allocated once and reused, so that an iteration allocates
@@ -85,8 +86,7 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
             slope = -gamma * float(xp.vdot(g, g))
         t = 1.0
         for _ls in range(20):
-            xp.multiply(d, t, out=x_new)
-            x_new += x
+            vec.axpby(1.0, x, t, d, x_new)
             f_new, g_new, r_new = objective.value_and_gradient(x_new, out=g_new)
             if f_new <= f + 1e-4 * t * slope:
                 break
@@ -96,8 +96,8 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
             break
         s, yv = spare if spare is not None else (xp.empty_like(x), xp.empty_like(x))
         spare = None
-        xp.subtract(x_new, x, out=s)
-        xp.subtract(g_new, g, out=yv)
+        vec.axpby(1.0, x_new, -1.0, x, s)
+        vec.axpby(1.0, g_new, -1.0, g, yv)
         sy = float(xp.vdot(s, yv))
         if sy > 1e-12:
             pairs.append((s, yv, 1.0 / sy))
@@ -116,19 +116,28 @@ def map_lbfgs(objective: Objective, x0, iterations=50, memory=6, tol=1e-7):
 
 
 def _two_loop(g, pairs, gamma, out):
-    """The L-BFGS direction ``-H g``, written into ``out``."""
+    """The L-BFGS direction ``-H g``, written into ``out``.
+
+    The first update reads ``g`` itself (no copy of it), and the sign is taken together
+    with the scaling by ``gamma``, so that the second loop works on ``-q``: the same
+    floating-point values as the textbook recursion followed by a negation, in two
+    passes over the image fewer.
+    """
     xp = get_array_module(g)
-    axpy = kernels_for(g).axpy  # in place: no temporary image per pair
+    vec = kernels_for(g)
     q = out
-    q[...] = g
     alphas = []
+    src = g
     for s, y, rho in reversed(pairs):
-        a = rho * float(xp.vdot(s, q))
+        a = rho * float(xp.vdot(s, src))
         alphas.append(a)
-        axpy(-a, y, q)
-    q *= gamma
+        vec.axpby(1.0, src, -a, y, q)
+        src = q
+    if src is g:
+        xp.multiply(g, -gamma, out=q)
+    else:
+        q *= -gamma
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        b = rho * float(xp.vdot(y, q))
-        axpy(a - b, s, q)
-    q *= -1
+        b = rho * float(xp.vdot(y, q))  # minus the textbook value, as q is negated
+        vec.axpy(-(a + b), s, q)
     return q
