@@ -92,9 +92,8 @@ def _warp_args(index, wy, wx, n):
 
 @njit(inline="always")
 def _bilerp(f, i, W, wy, wx):
-    # unsigned indices: a table index is never negative, and a signed one would make
-    # every load check for Python's negative-index wraparound (the fused A was 1.3x
-    # slower with signed ones)
+    # unsigned indices: a table index is never negative, and a signed one makes Numba
+    # check every load for Python's negative-index wraparound (measurably slower)
     i, W, one = np.uint64(i), np.uint64(W), np.uint64(1)
     a = f[i]
     c = f[i + W]
@@ -389,8 +388,9 @@ def _splat_row(buf, ik, yk, xk, W, z):
 # The fused kernels visit output rows frame-innermost (row 0 of every frame, then row 1,
 # ...): the K frames of one row read (forward) or splat into (adjoint) nearly the same
 # HR rows, which then stay in cache across the frames instead of streaming the whole
-# image from memory once per frame (1.5x faster splats at 720p). Each frame keeps its
-# own R slots of the ring, at slot ``(row mod R) K + k``, tagged with the row.
+# image from memory once per frame (benchmarks/kernels_ab.py measures the gain). Each
+# frame keeps its own R slots of the ring, at slot ``(row mod R) K + k``, tagged with
+# the row.
 
 @njit(**_PAR)
 def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
@@ -401,8 +401,8 @@ def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
         ring = np.empty((R * K, W), f.dtype)
         tags = np.full(R * K, -1, np.int64)
         acc = np.empty(W, f.dtype)
-        for ik_ in range(t * n // T, (t + 1) * n // T):
-            i, k = ik_ // K, ik_ % K
+        for row_frame in range(t * n // T, (t + 1) * n // T):
+            i, k = row_frame // K, row_frame % K
             first = True
             for a in range(rows.shape[1]):
                 c = wr[i, a]
@@ -440,8 +440,8 @@ def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out,
         ring = np.empty((R * K, W), y.dtype)
         tags = np.full(R * K, -1, np.int64)
         z = np.empty(W, y.dtype)
-        for pk in range(t * n // T, (t + 1) * n // T):
-            p, k = pk // K, pk % K
+        for row_frame in range(t * n // T, (t + 1) * n // T):
+            p, k = row_frame // K, row_frame % K
             first = True
             for m in range(rows_t.shape[1]):
                 c = wr_t[p, m]

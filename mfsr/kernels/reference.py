@@ -31,7 +31,6 @@ from .geometry import bilinear_tables, upsample_flow
 NAME = "numpy"
 
 
-
 def warp_forward(x, index, wy, wx):
     """Bilinear gather: ``out[p] = bilerp(x, index[p], wy[p], wx[p])``.
 
