@@ -3,8 +3,8 @@
 A solver loop that passes its own buffers allocates no image per iteration, so its speed
 does not depend on the allocator. Whether a freed image of a few megabytes is reused or
 handed back to the operating system (and page-faulted in again at the next allocation)
-depends on the state of the heap: in the benchmark's MAP solve it was reused, but in other
-call sequences one 720p evaluation took about 2000 page faults, a quarter of its time.
+depends on the state of the heap: in the benchmark's MAP solve it was mostly reused, but
+in other call sequences a 720p evaluation spent a good part of its time faulting pages in.
 CuPy's memory pool has no such cost; the CuPy kernels copy into ``out``.
 """
 from __future__ import annotations
