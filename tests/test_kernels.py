@@ -241,6 +241,9 @@ def test_image_results_go_into_out(kernel_set, dtype, rng):
         if not isinstance(kernel_set, OnDevice):
             with pytest.raises(ValueError, match="not contiguous"):
                 call(np.empty((op.hr_shape[0], 2 * op.hr_shape[1]), dtype)[:, ::2])
+        if kernel_set.NAME == "numba":  # compiled code writes only into NumPy arrays
+            with pytest.raises(TypeError, match="out must be a NumPy array"):
+                call(np.ma.masked_array(np.empty(op.hr_shape, dtype)))
 
 
 def test_kernels_cover_the_reference(kernel_set):
