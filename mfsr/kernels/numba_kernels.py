@@ -778,21 +778,14 @@ def data_fidelity(ax, y, c, kind, param, gain):
 
 # ---------------------------------------------------------------- vector updates
 
-@njit(**_PAR)
-def _axpy_parallel(a, x, y):
-    for i in prange(x.size):
-        y[i] += a * x[i]
-
-
 def axpy(a, x, y):
-    """``y += a * x`` in place, one parallel pass; see :func:`mfsr.kernels.reference.axpy`."""
+    """``y += a * x`` in place, one parallel pass; see :func:`mfsr.kernels.reference.axpy`.
+
+    It is :func:`axpby` with ``out = y``: ``1 * y + a * x`` rounds exactly as
+    ``y + a * x``."""
     if x.shape != y.shape:
         raise ValueError(f"x and y must have one shape, got {x.shape} and {y.shape}")
-    if not (_fast(x, y) and x.dtype == y.dtype and x.flags.c_contiguous
-            and y.flags.c_contiguous):
-        return reference.axpy(a, x, y)
-    _axpy_parallel(y.dtype.type(a), x.reshape(-1), y.reshape(-1))
-    return y
+    return axpby(1.0, y, a, x, y)
 
 
 @njit(**_PAR)
