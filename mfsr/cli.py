@@ -67,7 +67,8 @@ def _upscale(args):
                                resume=args.resume, progress=progress,
                                max_memory=args.max_memory, registration=args.registration,
                                method=args.method, degradation=args.degradation,
-                               backend=args.backend, color=args.color, **options)
+                               backend=args.backend, color=args.color, codec=args.codec,
+                               **options)
     finally:
         progress.close()
     if not args.quiet:
@@ -197,6 +198,7 @@ def build_parser():
     from .pipeline import COLOR_MODES, METHODS
     from .registration import REGISTRATION_METHODS
     from .degradation import DEGRADATIONS
+    from .degradation.codec import CODECS, VIDEO_ALIASES
     parser = argparse.ArgumentParser(prog="mfsr", description="Multi-frame super-resolution: "
                                      "video and frame folders in, upscaled frames out.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -231,6 +233,9 @@ def build_parser():
                     help="solver iterations (default per method)")
     up.add_argument("--noise", type=float, default=None,
                     help="noise sigma in [0, 1] units (default estimated per window)")
+    up.add_argument("--codec", default="auto", choices=CODECS + VIDEO_ALIASES,
+                    help="lossy compression the input went through (default auto: "
+                         "detected per window from the frames; none: the white-noise model)")
     up.add_argument("--start", type=int, default=0, help="first frame to write (default 0)")
     up.add_argument("--end", type=int, default=None,
                     help="stop before this frame (default: the end)")

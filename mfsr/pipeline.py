@@ -8,6 +8,7 @@ from ._validation import check_array, check_choice, check_float, check_int
 from .backend import resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
+from .degradation.codec import CodecModel, detect_codec
 from .interpolate import upsample
 from .motion import Motion
 from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
@@ -103,7 +104,8 @@ def _check_frames(frames, channel_axis):
 def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degradation=None,
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term=None, registration="dis",
-                color="luma", backend="auto", return_history=False):
+                color="luma", codec="auto", picture_types=None, backend="auto",
+                return_history=False):
     """Reconstruct one HR image from a stack of LR frames.
 
     Parameters
@@ -143,7 +145,8 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         HR coordinate of the centre of LR pixel 0.
     noise : float, optional
         Noise standard deviation in [0, 1] units; estimated from the whole (luma) stack
-        when None (:func:`mfsr.degradation.estimate_noise`).
+        when None (:func:`mfsr.degradation.estimate_noise`). For codec-degraded frames
+        the level used is at least the codec model's (see ``codec``).
     iterations : int, optional
         Solver iterations; default per method (``DEFAULT_ITERATIONS``).
     channel_axis : int
@@ -168,6 +171,18 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         ``"luma"``: solve on Y (BT.601) with ``method``; chroma gets a cheap fusion (3 CG
         steps of the quadratic model with a strong Tikhonov prior);
         ``"rgb"``: solve every channel with the shared motion.
+    codec : {"auto", "none", "video", "jpeg"}, codec name or CodecModel
+        What lossy compression the frames went through (:doc:`/compressed`).
+        ``"auto"`` (default) detects it from the frames
+        (:func:`mfsr.degradation.codec.detect_codec`: decoded 4:2:0 video from its
+        chroma, JPEG from its block grid); ``"none"`` keeps the white-noise model;
+        ``"video"`` (or ``"h264"``, ``"h265"``, ...) and ``"jpeg"`` say it. For
+        codec-degraded frames the noise level used is at least the codec's error level
+        (so the prior no longer lets the artefacts through) and intra-coded frames weigh
+        more when ``picture_types`` are given.
+    picture_types : sequence of str, optional
+        Picture type of each frame (``"I"``, ``"P"``, ``"B"``) as the decoder reports
+        it (:func:`mfsr.degradation.compression.decode_video`).
     backend : {"auto", "numpy", "numba", "cupy"}
         ``"auto"`` follows the input array (Numba kernels for NumPy arrays when Numba
         imports); ``"numpy"`` forces the NumPy reference kernels.
@@ -194,12 +209,12 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
         return _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase,
                             noise, iterations, channel_axis, prior, weight, data_term,
-                            registration, color, xp, return_history)
+                            registration, color, codec, picture_types, xp, return_history)
 
 
 def _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase, noise,
-                 iterations, channel_axis, prior, weight, data_term, registration, color, xp,
-                 return_history):
+                 iterations, channel_axis, prior, weight, data_term, registration, color,
+                 codec, picture_types, xp, return_history):
     method = _check_method_and_prior(method, prior)
     if data_term is not None and method != "map":
         raise ValueError(f"data_term is used only by method 'map', not {method!r}")
@@ -235,6 +250,12 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
                          f"frames are {k} of {tuple(luma.shape[1:])}")
     motion = motion.to(xp)
     sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
+    codec = codec_model(frames, codec, picture_types)
+    if codec.degraded:
+        sigma = max(sigma, codec.sigma)
+        if not np.all(codec.frame_weights == 1.0):
+            weights = xp.asarray(codec.frame_weights.astype(np.float32))[:, None, None]
+            motion = Motion(motion.flows, motion.confidence * weights, motion.reference)
     if estimate:
         from .calibration import estimate_psf
         psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase,
@@ -256,6 +277,21 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
         out, hist = solve(frames)
     out = xp.clip(out, 0.0, 1.0).astype(xp.float32)
     return (out, hist) if return_history else out
+
+
+def codec_model(frames, codec="auto", picture_types=None):
+    """The :class:`~mfsr.degradation.codec.CodecModel` of ``frames`` for ``codec``.
+
+    A ``CodecModel`` is returned as it is (the video job detects once per window and
+    hands the same model to every tile); a name is resolved by
+    :func:`~mfsr.degradation.codec.detect_codec` on the frames (host copy).
+    """
+    if isinstance(codec, CodecModel):
+        if len(codec.frame_weights) != frames.shape[0]:
+            raise ValueError(f"codec model is for {len(codec.frame_weights)} frames, "
+                             f"frames has {frames.shape[0]}")
+        return codec
+    return detect_codec(to_numpy(frames), codec, picture_types)
 
 
 def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
@@ -320,4 +356,4 @@ def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, 
                                                          weight), init(y), iterations)
 
 
-__all__ = ["reconstruct", "prior_weight", "METHODS"]
+__all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS"]

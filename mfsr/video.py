@@ -21,7 +21,7 @@ from .color import as_float_image, rgb_to_ycbcr
 from .degradation import estimate_noise
 from .io import FrameSource, VideoWriter, is_video_path, write_image
 from .motion import Motion
-from .pipeline import reconstruct
+from .pipeline import codec_model, reconstruct
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
 from .registration.confidence import sample
 
@@ -319,6 +319,8 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
             opts = dict(kwargs)
             if opts.get("noise") is None:
                 opts["noise"] = estimate_noise(np.stack([luma[k] for k in indices]))
+            # one codec model per window, shared by its tiles like the noise level
+            opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
             tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
             if stats is not None:
                 stats["tiles"] = len(tiles)
