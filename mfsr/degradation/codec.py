@@ -16,10 +16,12 @@ Detection (:func:`detect_codec`):
   over a 2x2 block, so the chroma planes are constant on the aligned 2x2 blocks and not on
   the blocks offset by one pixel (:func:`chroma_block_score`: ~0.003 on x264/x265 at
   CRF 18-33, ~1 on frames that never went through 4:2:0).
-- JPEG: libjpeg interpolates 4:2:0 chroma with a triangle filter, which leaves the same
-  score between ~0.7 and ~0.85; and with no deblocking, the luma gradients across the
-  8x8 block grid are larger than inside the blocks (:func:`blockiness`), which also
-  sets the error level when the frames are large enough to measure it.
+- JPEG: a JPEG-decoded image is nearly unchanged when it is compressed again at its own
+  quality on its own 8x8 grid, and changed as much as any image when the grid is moved
+  by 4 pixels (:func:`jpeg_quality`; the "JPEG ghost" of image forensics). The ratio of
+  the two changes is <= 0.21 for qualities 50-90 and 0.93-1.0 for frames never
+  JPEG-compressed (bigbuckbunny, carphone, astronaut); the quality where it is smallest
+  is the quality the frames were saved at, which sets the error level.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_array, check_choice, check_int
+from .._validation import check_array, check_choice
 
 CODECS = ("auto", "none", "video", "jpeg")
 # aliases a user may pass for codec="video"
@@ -35,26 +37,21 @@ VIDEO_ALIASES = ("h264", "h265", "hevc", "avc", "x264", "x265", "mpeg4", "vp9", 
 
 # chroma_block_score below this: chroma repeated on 2x2 blocks (decoded 4:2:0 video)
 CHROMA_BLOCK_THRESHOLD = 0.1
-# between the two: chroma interpolated from 4:2:0 by libjpeg's triangle filter ("fancy
-# upsampling"), which leaves the aligned 2x2 blocks smoother than the offset ones
-# (JPEG quality 50-90: 0.71-0.85 per frame on bigbuckbunny and carphone; frames that
-# never went through 4:2:0: 0.91-1.07)
-CHROMA_INTERPOLATED_THRESHOLD = 0.87
-# blockiness on the 8-px grid above this: JPEG-style blocks (clean frames: 1.00-1.07 on
-# bigbuckbunny; JPEG quality 50: 1.37)
-JPEG_BLOCKINESS_THRESHOLD = 1.15
-# blockiness is measured only on frames with at least this many blocks each way
-MIN_BLOCKS = 8
+# jpeg_quality's ratio below this: the frames were JPEG-compressed
+JPEG_GHOST_THRESHOLD = 0.5
+JPEG_QUALITIES = tuple(range(40, 100, 5))
+# largest crop (pixels, from the image origin so the 8x8 grid stays) and frames examined
+JPEG_CROP, JPEG_FRAMES = 256, 2
 
 # Error level assumed for decoded video (H.264/H.265, any CRF): the level whose prior
 # weight gave the best mean gain over CRF 18-33 on bigbuckbunny (benchmarks/compressed.py,
 # docs/compressed.md). The codec's true error there is 0.010 (CRF 18) to 0.030 (CRF 33).
 VIDEO_SIGMA = 0.015
-# JPEG: sigma = JPEG_SIGMA_BASE + JPEG_SIGMA_SLOPE * (blockiness - 1), within the bounds;
-# JPEG_SIGMA_DEFAULT where the frames are too small to measure the block grid
-JPEG_SIGMA_BASE, JPEG_SIGMA_SLOPE = 0.01, 0.06
-JPEG_SIGMA_MAX = 0.035
-JPEG_SIGMA_DEFAULT = 0.02
+# JPEG: error level by quality, interpolated between (50, 0.03) and (90, 0.012) (the prior
+# weight's best level on bigbuckbunny at quality 50 and the measured error at 90), within
+# the bounds
+JPEG_SIGMA_AT = ((50, 0.03), (90, 0.012))
+JPEG_SIGMA_BOUNDS = (0.008, 0.035)
 # Relative error of I, P and B pictures (x264 CRF 23 on bigbuckbunny: 0.0116, 0.0141,
 # 0.0152): frames the decoder reports as intra-coded are trusted more.
 PICTURE_TYPE_ERROR = {"I": 0.8, "P": 0.93, "B": 1.0}
@@ -126,42 +123,63 @@ def chroma_block_score(frames):
     return aligned / shifted if shifted > 1e-6 else float("nan")
 
 
-def blockiness(luma, period=8):
-    """Ratio of the mean luma step across the strongest grid line to the median step.
+def jpeg_quality(frames, qualities=JPEG_QUALITIES):
+    """Test for JPEG compression by compressing again: the "JPEG ghost".
 
-    For each axis the mean absolute difference between neighbouring pixels is averaged
-    per position modulo ``period``; the largest of these ``period`` values over their
-    median is the axis' score, and the two axes' scores are averaged. About 1 for frames
-    without a block grid, above 1 where a block transform left steps on its grid.
+    Each candidate quality ``q`` compresses the frames again (OpenCV's libjpeg) on their
+    own 8x8 grid and on the grid moved by 4 pixels; the mean absolute change on the
+    aligned grid over the change on the moved one is smallest at the quality the frames
+    were saved at, and small only if they were JPEG-compressed there.
 
     Parameters
     ----------
-    luma : array, shape (K, h, w) or (h, w)
-        Grey frames.
-    period : int
-        Block size of the grid looked for, pixels.
+    frames : array, shape (K, h, w) or (K, h, w, 3)
+        Frames in [0, 1] (or uint8), RGB on the last axis, as decoded (not cropped by a
+        number of pixels that is not a multiple of 8 at the top or left).
+    qualities : sequence of int
+        Candidate qualities.
 
     Returns
     -------
-    score : float
-    offsets : tuple of int
-        Position of the strongest grid line modulo ``period`` (rows, columns).
+    ratio : float
+        Smallest aligned / moved change over the candidates: <= 0.21 for JPEG qualities
+        50-90, 0.93-1.0 for frames never JPEG-compressed (see the module docstring).
+    quality : int
+        The candidate where it is smallest.
     """
-    luma = check_array(luma, "luma", ndim=(2, 3))
-    period = check_int(period, "period", minimum=2)
-    stack = np.asarray(luma, dtype=np.float64)
-    stack = stack[None] if stack.ndim == 2 else stack
-    if min(stack.shape[1:]) < 2 * period:
-        raise ValueError(f"luma must be at least {2 * period} pixels each way, "
-                         f"got {stack.shape[1:]}")
-    scores, offsets = [], []
-    for axis in (1, 2):
-        steps = np.abs(np.diff(stack, axis=axis)).mean(axis=(0, 3 - axis))
-        profile = np.array([steps[o::period].mean() for o in range(period)])
-        # a step between pixels o and o+1 sits on the grid line at o+1
-        offsets.append((int(np.argmax(profile)) + 1) % period)
-        scores.append(float(profile.max() / max(np.median(profile), 1e-12)))
-    return float(np.mean(scores)), tuple(offsets)
+    import cv2
+
+    from ..color import as_float_image
+
+    frames = check_array(frames, "frames", ndim=(3, 4))
+    if min(frames.shape[1:3]) < 16:
+        raise ValueError(f"frames must be at least 16x16 pixels, got {frames.shape[1:3]}")
+    images = np.round(np.clip(as_float_image(np.asarray(frames[:JPEG_FRAMES])), 0, 1) * 255)
+    images = images.astype(np.uint8)[:, :JPEG_CROP, :JPEG_CROP]
+    if images.ndim == 4:
+        images = images[..., ::-1] if images.shape[-1] == 3 else images[..., 0]
+
+    def change(image, q):
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(image),
+                                [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        again = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        return float(np.abs(again.astype(np.float32) - image).mean())
+
+    best = (np.inf, int(qualities[0]))
+    for q in qualities:
+        aligned = sum(change(im, q) for im in images)
+        moved = sum(change(im[4:, 4:], q) for im in images)
+        ratio = aligned / moved if moved > 0 else 1.0
+        if ratio < best[0]:
+            best = (ratio, int(q))
+    return float(best[0]), best[1]
+
+
+def jpeg_sigma(quality):
+    """Error level assumed for JPEG frames of ``quality`` (see ``JPEG_SIGMA_AT``)."""
+    (q0, s0), (q1, s1) = JPEG_SIGMA_AT
+    sigma = s0 + (float(quality) - q0) * (s1 - s0) / (q1 - q0)
+    return float(np.clip(sigma, *JPEG_SIGMA_BOUNDS))
 
 
 def _frame_weights(picture_types, n_frames):
@@ -188,8 +206,8 @@ def detect_codec(frames, codec="auto", picture_types=None):
     frames : array, shape (K, h, w) or (K, h, w, 3)
         Frames in [0, 1] (or uint8), RGB on the last axis.
     codec : {"auto", "none", "video", "jpeg"} or a video codec name
-        ``"auto"`` decides from the frames (decoded 4:2:0 video from the chroma, JPEG
-        from the block grid; grey frames only from the block grid); the other values
+        ``"auto"`` decides from the frames (decoded 4:2:0 video from the chroma, so
+        colour frames only; JPEG by compressing again); the other values
         say what the frames went through (``"h264"``, ``"h265"``, ``"hevc"``, ...
         mean ``"video"``).
     picture_types : sequence of str, optional
@@ -214,36 +232,19 @@ def detect_codec(frames, codec="auto", picture_types=None):
             evidence["chroma_block_score"] = chroma_block_score(frames)
             if evidence["chroma_block_score"] < CHROMA_BLOCK_THRESHOLD:
                 codec = "video"
-            elif evidence["chroma_block_score"] < CHROMA_INTERPOLATED_THRESHOLD:
+        if codec == "none" and min(frames.shape[1:3]) >= 16:
+            evidence["jpeg_ghost"], evidence["jpeg_quality"] = jpeg_quality(frames)
+            if evidence["jpeg_ghost"] < JPEG_GHOST_THRESHOLD:
                 codec = "jpeg"
-        if codec == "none":
-            luma = _luma(frames)
-            if min(luma.shape[1:]) >= MIN_BLOCKS * 8:
-                evidence["blockiness"] = blockiness(luma, 8)[0]
-                if evidence["blockiness"] > JPEG_BLOCKINESS_THRESHOLD:
-                    codec = "jpeg"
     if codec == "none":
         return CodecModel("none", 0.0, np.ones(n), evidence)
     if codec == "video":
         return CodecModel("video", VIDEO_SIGMA, _frame_weights(picture_types, n), evidence)
-    luma = _luma(frames)
-    if "blockiness" not in evidence and min(luma.shape[1:]) >= MIN_BLOCKS * 8:
-        evidence["blockiness"] = blockiness(luma, 8)[0]
-    if "blockiness" in evidence:
-        sigma = float(np.clip(JPEG_SIGMA_BASE + JPEG_SIGMA_SLOPE * (evidence["blockiness"] - 1),
-                              JPEG_SIGMA_BASE, JPEG_SIGMA_MAX))
-    else:
-        sigma = JPEG_SIGMA_DEFAULT
-    return CodecModel("jpeg", sigma, np.ones(n), evidence)
+    if "jpeg_quality" not in evidence and min(frames.shape[1:3]) >= 16:
+        evidence["jpeg_ghost"], evidence["jpeg_quality"] = jpeg_quality(frames)
+    return CodecModel("jpeg", jpeg_sigma(evidence.get("jpeg_quality", 75)), np.ones(n),
+                      evidence)
 
 
-def _luma(frames):
-    from ..color import as_float_image, rgb_to_ycbcr
-
-    frames = as_float_image(np.asarray(frames))
-    if frames.ndim == 4:
-        return rgb_to_ycbcr(frames)[..., 0] if frames.shape[-1] == 3 else frames[..., 0]
-    return frames
-
-
-__all__ = ["CodecModel", "detect_codec", "chroma_block_score", "blockiness", "CODECS"]
+__all__ = ["CodecModel", "detect_codec", "chroma_block_score", "jpeg_quality", "jpeg_sigma",
+           "CODECS"]
