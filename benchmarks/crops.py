@@ -1,6 +1,11 @@
-"""Before/after crop for the README and docs: bicubic | mfsr default | ground truth.
+"""Before/after crop for the README and docs: bicubic on the BD grid | mfsr | ground truth.
 
     python benchmarks/crops.py --degradation BDx4_noise5 --frame 15 --out docs/images/crop_bigbuckbunny.png
+
+The bicubic panel puts LR pixel i at HR 4i, as the BD data were made (cv2.resize would
+put it at 4i + 1.5). ``--codec-none`` adds the white-noise model's result
+(``codec="none"``) before the default's, for codec-degraded sets
+(``benchmarks/make_compressed.py``).
 
 Reconstructs one frame of a sequence with the default ``mfsr.reconstruct`` (7-frame window,
 ``degradation="BD"``), prints the Y-PSNR of the full frame for each panel, and writes a
@@ -32,18 +37,21 @@ def main(argv=None):
     p.add_argument("--box", type=int, nargs=4, default=[190, 380, 200, 200],
                    metavar=("Y", "X", "H", "W"), help="crop in HR pixels")
     p.add_argument("--out", default="docs/images/crop_bigbuckbunny.png")
+    p.add_argument("--codec-none", action="store_true",
+                   help="also show reconstruct(..., codec='none')")
     args = p.parse_args(argv)
     seq = os.path.join(args.data, args.sequence)
     _, gt = load_sequence(os.path.join(seq, "GT"))
     _, lr = load_sequence(os.path.join(seq, args.degradation))
     t = args.frame
     idx = window_indices(t, len(lr), 7)
-    panels = {
-        "bicubic (cv2.resize)": cv2.resize(lr[t], None, fx=4, fy=4,
-                                           interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255,
-        "mfsr default": mfsr.reconstruct(lr[idx], 4, reference=idx.index(t), degradation="BD"),
-        "ground truth": gt[t].astype(np.float32) / 255,
-    }
+    panels = {"bicubic (BD grid)": mfsr.upsample(lr[t].astype(np.float32) / 255, 4, 0.0)}
+    if args.codec_none:
+        panels["mfsr codec='none'"] = mfsr.reconstruct(lr[idx], 4, reference=idx.index(t),
+                                                       degradation="BD", codec="none")
+    panels["mfsr default"] = mfsr.reconstruct(lr[idx], 4, reference=idx.index(t),
+                                              degradation="BD")
+    panels["ground truth"] = gt[t].astype(np.float32) / 255
     y, x, h, w = args.box
     tiles = []
     for name, img in panels.items():

@@ -1,8 +1,8 @@
 """Make codec-degraded versions of LR frame folders: x264 / x265 video and JPEG bursts.
 
 For each sequence of ``--data`` (layout ``SEQ/GT``, ``SEQ/BDx4``, ...) the frames of the
-``--source`` folder are encoded as one yuv420p stream (libx264 / libx265 through PyAV, one
-thread, so the bytes do not depend on the machine) at each CRF, decoded back, and written
+``--source`` folder are encoded as one yuv420p stream (libx264 / libx265 through PyAV, fixed
+thread counts, so the stream does not depend on the machine's core count) at each CRF, decoded back, and written
 as PNGs with the same file names; JPEG bursts compress each frame alone. The encoded
 ``.mp4`` is kept beside its folder (``mfsr upscale`` reads it). ``SEQ/GT`` and the source
 folder are linked into the output, so the output is a data folder the quality benchmarks

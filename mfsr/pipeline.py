@@ -5,7 +5,7 @@ import numpy as np
 
 from . import kernels, solvers
 from ._validation import check_array, check_choice, check_float, check_int
-from .backend import resolve_backend, to_device, to_numpy
+from .backend import get_array_module, resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
 from .degradation.codec import CodecModel, detect_codec
@@ -13,6 +13,7 @@ from .interpolate import upsample
 from .motion import Motion
 from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
 from .registration import REGISTRATION_METHODS, register
+from .registration.confidence import photometric_confidence
 from .solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
 
 METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median", "pnp")
@@ -30,6 +31,13 @@ SIGMA_FLOOR = 0.007
 # lambda = IRLS_GAIN * K * max(sigma, IRLS_SIGMA_FLOOR)**2.
 IRLS_GAIN = 22.0
 IRLS_SIGMA_FLOOR = 0.004
+
+
+# Tolerances of the photometric check (mfsr.registration.confidence.photometric_confidence)
+# in units of the noise level and of the reference's local standard deviation, used on
+# codec-degraded frames (docs/compressed.md).
+PHOTOMETRIC_NOISE_FACTOR = 2.0
+PHOTOMETRIC_TEXTURE_FACTOR = 0.3
 
 
 def prior_weight(sigma, n_frames, prior="huber"):
@@ -251,18 +259,15 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
     motion = motion.to(xp)
     sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
     codec = codec_model(frames, codec, picture_types)
-    if codec.degraded:
-        sigma = max(sigma, codec.sigma)
-        if not np.all(codec.frame_weights == 1.0):
-            weights = xp.asarray(codec.frame_weights.astype(np.float32))[:, None, None]
-            motion = Motion(motion.flows, motion.confidence * weights, motion.reference)
+    motion, sigma, k_effective = _apply_codec_model(codec, motion, luma, sigma)
     if estimate:
         from .calibration import estimate_psf
         psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase,
                                        noise=sigma)[0])
     operator = SystemOperator(motion, scale, psf, phase)
 
-    solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k)
+    solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term,
+                    k_effective)
 
     if colour and color == "luma":
         y_hr, hist = solve(luma)
@@ -277,6 +282,30 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
         out, hist = solve(frames)
     out = xp.clip(out, 0.0, 1.0).astype(xp.float32)
     return (out, hist) if return_history else out
+
+
+def _apply_codec_model(codec, motion, luma, sigma):
+    """The motion (confidence), noise level and effective frame count a codec model
+    implies: ``(motion, sigma, k_effective)``; unchanged for frames that are not
+    codec-degraded."""
+    k = motion.n_frames
+    if not codec.degraded:
+        return motion, sigma, float(k)
+    xp = get_array_module(luma)
+    sigma = max(sigma, codec.sigma)
+    confidence = motion.confidence
+    if not np.all(codec.frame_weights == 1.0):
+        weights = xp.asarray(codec.frame_weights.astype(np.float32))
+        confidence = confidence * weights[:, None, None]
+    if k > 1:  # frames that disagree with the reference where the flow failed lose weight
+        confidence = confidence * photometric_confidence(
+            luma, motion, sigma, PHOTOMETRIC_NOISE_FACTOR, PHOTOMETRIC_TEXTURE_FACTOR)
+    motion = Motion(motion.flows, confidence, motion.reference)
+    # the prior weight grows with the frames that take part: frames (or areas) the
+    # confidence turned off do not count, so a window that fell back to its reference
+    # alone is regularised as one frame, not K
+    k_effective = max(1.0, float(xp.sum(xp.mean(confidence, axis=(1, 2)))))
+    return motion, sigma, k_effective
 
 
 def codec_model(frames, codec="auto", picture_types=None):

@@ -92,11 +92,11 @@ def encode_video(frames, codec="x264", crf=23, preset="medium", gop=None, fps=25
     if gop is not None:
         options["g"] = str(check_int(gop, "gop", minimum=1))
     if codec == "x264":
-        options["threads"] = "1"  # one thread: the same bytes on every machine
+        options["threads"] = "1"  # so the stream does not depend on the core count
     else:
         frames = _pad_to(frames, X265_MIN_SIZE)
         h, w = frames.shape[1:3]
-        # fixed thread counts: the same bytes on every machine (frame-threads=1 corrupts
+        # fixed thread counts, so the stream does not depend on the core count (1 corrupts
         # the heap on tiny frames in the libx265 of PyAV 18's wheels; 2 does not)
         options["x265-params"] = "log-level=1:pools=1:frame-threads=2"
     buffer = io.BytesIO()

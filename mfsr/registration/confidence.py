@@ -48,3 +48,60 @@ def forward_backward_confidence(forward, backward, tolerance=0.5):
     tx, ty = gx + forward[..., 0], gy + forward[..., 1]
     inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
     return (conf * inside).astype(np.float32)
+
+
+def _local_mean(image, xp):
+    """Separable 5-tap binomial smoothing ([1, 4, 6, 4, 1] / 16), edges replicated."""
+    taps = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
+    for axis in (-2, -1):
+        pad = [(0, 0)] * image.ndim
+        pad[axis] = (2, 2)
+        padded = xp.pad(image, pad, mode="edge")
+        n = image.shape[axis]
+        image = sum(t * xp.take(padded, xp.arange(i, i + n), axis=axis)
+                    for i, t in enumerate(taps))
+    return image
+
+
+def photometric_confidence(frames, motion, sigma, noise_factor=3.0, texture_factor=0.5):
+    """Confidence in [0, 1] from how well each frame agrees with the warped reference.
+
+    Each frame is compared with the reference sampled where the flow says it shows the
+    same scene; the local means (5x5 binomial) of the difference are scored against
+    what noise and aliasing explain, ``noise_factor * sigma`` plus ``texture_factor``
+    times the reference's local standard deviation (as the handheld burst merge's
+    robustness term, Wronski et al. 2019). A frame that shows something else where the
+    flow failed (occlusion, a cut, unrelated content) gets weight near 0 there, so the
+    reconstruction falls back to the frames that agree, at worst the reference alone.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w)
+        Grey frames (luma) in [0, 1].
+    motion : Motion
+        Their motion (flows frame k -> reference).
+    sigma : float
+        Noise (or codec error) level of the frames.
+    noise_factor, texture_factor : float
+        Tolerances in units of ``sigma`` and of the local standard deviation.
+
+    Returns
+    -------
+    array, shape (K, h, w), float32
+        ``exp(-d^2 / (2 t^2))`` per pixel; 1 for the reference. On the frames' module.
+    """
+    xp = get_array_module(frames)
+    ref = motion.reference
+    reference = frames[ref]
+    mean = _local_mean(reference, xp)
+    std = xp.sqrt(xp.maximum(_local_mean(reference * reference, xp) - mean * mean, 0.0))
+    tolerance2 = (noise_factor * max(float(sigma), 1e-3)) ** 2 + (texture_factor * std) ** 2
+    out = xp.ones(frames.shape, np.float32)
+    for k in range(frames.shape[0]):
+        if k == ref:
+            continue
+        warped = sample(reference[..., None], motion.flows[k])
+        warped = warped[..., 0] if warped.ndim == 3 else warped  # cv2 drops one channel
+        d = _local_mean(frames[k] - warped, xp)
+        out[k] = xp.exp(-0.5 * d * d / tolerance2)
+    return out

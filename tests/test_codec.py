@@ -1,0 +1,112 @@
+"""Compression as a degradation, the codec model and its use in reconstruct."""
+import numpy as np
+import pytest
+from skimage import data
+
+import mfsr
+from mfsr.degradation.codec import (CodecModel, chroma_block_score, detect_codec, jpeg_quality,
+                                    jpeg_sigma)
+from mfsr.degradation.compression import (compress_jpeg, compress_video, decode_video,
+                                          encode_video)
+from mfsr.metrics import y_psnr_ssim
+
+pytest.importorskip("av")
+
+
+@pytest.fixture(scope="module")
+def burst():
+    """7 BD x4 colour frames of 96x96 from astronaut, their ground truth, 8-bit."""
+    sim = mfsr.simulate(data.astronaut()[:384, :384], 4, 7, channel_axis=-1, seed=1,
+                        max_shift=1.5, bits=8)
+    return (sim.frames * 255).round().astype(np.uint8), sim.hr
+
+
+def test_video_round_trip_keeps_shape_and_reports_picture_types(burst):
+    frames, _ = burst
+    for codec in ("x264", "x265"):
+        data_ = encode_video(frames, codec, crf=28)
+        decoded, types = decode_video(data_)
+        assert decoded.shape == frames.shape and decoded.dtype == np.uint8
+        assert types[0] == "I" and set(types) <= {"I", "P", "B"}
+        # lossy, but close
+        err = np.abs(decoded.astype(float) - frames).mean()
+        assert 0 < err < 10
+
+
+def test_x265_pads_tiny_frames_and_crops_them_back():
+    frames = np.random.default_rng(0).integers(0, 255, (4, 36, 44, 3), dtype=np.uint8)
+    assert compress_video(frames, "x265", 23).shape == frames.shape
+
+
+def test_compression_rejects_bad_arguments(burst):
+    frames, _ = burst
+    with pytest.raises(ValueError, match="codec"):
+        encode_video(frames, "mpeg2")
+    with pytest.raises(ValueError, match="crf"):
+        encode_video(frames, crf=60)
+    with pytest.raises(ValueError, match="even"):
+        encode_video(frames[:, :95])
+    with pytest.raises(ValueError, match="quality"):
+        compress_jpeg(frames, 0)
+    with pytest.raises(TypeError, match="frames"):
+        compress_jpeg(frames.astype(np.int32))
+
+
+def test_detects_decoded_video_jpeg_and_clean_frames(burst):
+    frames, _ = burst
+    clean = detect_codec(frames)
+    assert clean.kind == "none" and not clean.degraded
+    video = detect_codec(compress_video(frames, "x264", 28))
+    assert video.kind == "video" and video.sigma > 0
+    assert video.evidence["chroma_block_score"] < 0.3 < clean.evidence["chroma_block_score"]
+    jpeg = detect_codec(compress_jpeg(frames, 50))
+    assert jpeg.kind == "jpeg" and jpeg.evidence["jpeg_quality"] == 50
+    assert jpeg_quality(compress_jpeg(frames, 75))[1] == 75
+    assert jpeg_quality(frames)[0] > 0.5 > jpeg.evidence["jpeg_ghost"]
+    # grey frames: no chroma to look at, JPEG still found
+    grey = compress_jpeg(frames, 60)[..., 0]
+    assert detect_codec(grey).kind == "jpeg"
+    assert jpeg_sigma(50) > jpeg_sigma(90) > 0
+
+
+def test_codec_names_and_picture_types(burst):
+    frames, _ = burst
+    assert detect_codec(frames, "h264").kind == "video"
+    assert detect_codec(frames, "none").kind == "none"
+    model = detect_codec(frames, "hevc", picture_types=list("IPBBPBP"))
+    assert model.frame_weights[0] == 1.0 and model.frame_weights[2] < model.frame_weights[1] < 1
+    with pytest.raises(ValueError, match="codec"):
+        detect_codec(frames, "mp3")
+    with pytest.raises(TypeError, match="codec"):
+        detect_codec(frames, 3)
+    with pytest.raises(ValueError, match="picture_types"):
+        detect_codec(frames, "video", picture_types=["I", "P"])
+    with pytest.raises(ValueError, match="at least 4x4"):
+        chroma_block_score(frames[:, :3, :3])
+
+
+@pytest.mark.parametrize("compress", [lambda f: compress_video(f, "x264", 28),
+                                      lambda f: compress_jpeg(f, 50)], ids=["x264", "jpeg"])
+def test_codec_model_beats_the_white_noise_model_and_bicubic(burst, compress):
+    frames, hr = burst
+    lr = compress(frames)
+    auto = mfsr.reconstruct(lr, 4, degradation="BD")
+    white = mfsr.reconstruct(lr, 4, degradation="BD", codec="none")
+    bicubic = mfsr.upsample(lr[3].astype(np.float32) / 255, 4, 0.0)
+    p_auto, p_white, p_bicubic = (y_psnr_ssim(hr, x, 4)[0] for x in (auto, white, bicubic))
+    assert p_auto > p_white + 0.1
+    assert p_auto > p_bicubic + 0.2
+
+
+def test_clean_frames_are_reconstructed_as_before(burst):
+    frames, _ = burst
+    a = mfsr.reconstruct(frames[:, :48, :48], 4, degradation="BD")
+    b = mfsr.reconstruct(frames[:, :48, :48], 4, degradation="BD", codec="none")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_codec_model_for_other_frames_is_refused(burst):
+    frames, _ = burst
+    model = CodecModel("video", 0.015, np.ones(3), {})
+    with pytest.raises(ValueError, match="codec model is for 3 frames"):
+        mfsr.reconstruct(frames, 4, codec=model)
