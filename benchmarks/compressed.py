@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 
 import numpy as np
-from quality import baseline, git_commit, load_sequence, window_indices
-from results_io import command_line, write_json
+from quality import baseline, load_sequence, window_indices
+from results_io import run_record, write_json
 
 import mfsr
 from mfsr.metrics import y_psnr_ssim
@@ -195,15 +194,11 @@ def main(argv=None):
                       f"{results[seq].get(name, {}).get('default', {}).get('psnr', float('nan')):.2f})")
     print_table(results)
     if args.out:
-        write_json(args.out, {"command": command_line(__file__), "args": vars(args),
-                              "conventions": "Y-PSNR (dB) / SSIM on BT.601 Y (MATLAB "
-                              "scaling), 4-px border cropped, mean over the frames listed; "
-                              "gain = mfsr minus bicubic on the BD grid, per frame",
-                              "results": results, "mfsr": mfsr.__version__,
-                              "commit": git_commit(),
-                              "machine": {"platform": platform.platform(),
-                                          "cpus": os.cpu_count()},
-                              "total_seconds": time.time() - t0})
+        write_json(args.out, run_record(
+            __file__, args, results, t0,
+            conventions="Y-PSNR (dB) / SSIM on BT.601 Y (MATLAB scaling), 4-px border "
+                        "cropped, mean over the frames listed; gain = mfsr minus bicubic "
+                        "on the BD grid, per frame"))
         print(f"wrote {args.out}")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -28,7 +27,7 @@ from mfsr.solvers.pnp import PNP_ENSEMBLE, pnp_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
-from results_io import command_line, write_json  # noqa: E402
+from results_io import run_record, write_json  # noqa: E402
 
 # name -> keyword arguments of mfsr.reconstruct; the first three are the hand-made priors
 METHODS = {
@@ -114,13 +113,9 @@ def main(argv=None):
     results = run(args)
     print_table(results, args)
     if args.out:
-        write_json(args.out, {"command": command_line(__file__), "args": vars(args),
-                              "results": results, "mfsr": mfsr.__version__,
-                              "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01),
-                              "pnp_start": "irls", "pnp_cnn_ensemble": PNP_ENSEMBLE,
-                              "machine": {"platform": platform.platform(),
-                                          "cpus": os.cpu_count()},
-                              "total_seconds": time.time() - t0})
+        write_json(args.out, run_record(__file__, args, results, t0, **{
+            "pnp_parameters_at_sigma_0.01": pnp_parameters(0.01), "pnp_start": "irls",
+            "pnp_cnn_ensemble": PNP_ENSEMBLE}))
         print(f"wrote {args.out}")
 
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import cv2
 import numpy as np
-from results_io import command_line, write_json
+from results_io import run_record, write_json
 
 import mfsr
 from mfsr.metrics import y_psnr_ssim
@@ -156,20 +155,6 @@ def print_table(results, args):
         print(f"| {name} | " + " | ".join(cells) + f" | {'' if sec is None else f'{sec:.1f}'} |")
 
 
-def git_commit():
-    """The repository's commit (with ``+dirty`` for uncommitted changes), or None."""
-    import subprocess
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=HERE, text=True, capture_output=True,
-                               check=False).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA, help="folder holding the sequences")
@@ -192,13 +177,8 @@ def main(argv=None):
     results = run(args)
     print_table(results, args)
     if args.out:
-        write_json(args.out, {"command": command_line(__file__), "args": vars(args),
-                              "conventions": conventions(args.scale, args.frames, args.window),
-                              "results": results, "mfsr": mfsr.__version__,
-                              "commit": git_commit(),
-                              "machine": {"platform": platform.platform(),
-                                          "cpus": os.cpu_count()},
-                              "total_seconds": time.time() - t0})
+        write_json(args.out, run_record(__file__, args, results, t0, conventions=conventions(
+            args.scale, args.frames, args.window)))
         print(f"wrote {args.out}")
 
 

@@ -183,11 +183,14 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         What lossy compression the frames went through (:doc:`/compressed`).
         ``"auto"`` (default) detects it from the frames
         (:func:`mfsr.degradation.codec.detect_codec`: decoded 4:2:0 video from its
-        chroma, JPEG from its block grid); ``"none"`` keeps the white-noise model;
+        chroma, JPEG by compressing again); ``"none"`` keeps the white-noise model;
         ``"video"`` (or ``"h264"``, ``"h265"``, ...) and ``"jpeg"`` say it. For
         codec-degraded frames the noise level used is at least the codec's error level
-        (so the prior no longer lets the artefacts through) and intra-coded frames weigh
-        more when ``picture_types`` are given.
+        (so the prior no longer lets the artefacts through), frames lose weight where
+        they disagree with the warped reference
+        (:func:`mfsr.registration.confidence.photometric_confidence`), the prior weight
+        counts only the frames that take part, and intra-coded frames weigh more when
+        ``picture_types`` are given.
     picture_types : sequence of str, optional
         Picture type of each frame (``"I"``, ``"P"``, ``"B"``) as the decoder reports
         it (:func:`mfsr.degradation.compression.decode_video`).

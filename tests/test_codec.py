@@ -110,3 +110,45 @@ def test_a_codec_model_for_other_frames_is_refused(burst):
     model = CodecModel("video", 0.015, np.ones(3), {})
     with pytest.raises(ValueError, match="codec model is for 3 frames"):
         mfsr.reconstruct(frames, 4, codec=model)
+
+
+def test_photometric_confidence_turns_off_frames_that_show_something_else(burst):
+    from mfsr.color import rgb_to_ycbcr
+    from mfsr.registration.confidence import photometric_confidence
+
+    frames, _ = burst
+    luma = rgb_to_ycbcr(frames.astype(np.float32) / 255)[..., 0]
+    other = mfsr.simulate(data.coffee()[:384, :384], 4, 1, channel_axis=-1, seed=2)
+    luma[0] = rgb_to_ycbcr(other.frames[0])[..., 0]
+    motion = mfsr.register(luma, reference=3)
+    conf = photometric_confidence(luma, motion, 0.01)
+    assert conf.shape == luma.shape and conf.dtype == np.float32
+    assert np.all(conf[3] == 1.0)
+    assert conf[0].mean() < 0.3 < 0.8 < conf[2].mean()
+
+
+def test_a_window_of_unrelated_frames_falls_back_to_its_reference(burst):
+    """Registration that failed (other scenes around the reference) must not pull a
+    JPEG-compressed reference below bicubic on the same grid."""
+    frames, hr = burst
+    others = mfsr.simulate(data.coffee()[:384, :384], 4, 7, channel_axis=-1, seed=2, bits=8)
+    mixed = (others.frames * 255).round().astype(np.uint8)
+    mixed[3] = frames[3]
+    lr = compress_jpeg(mixed, 50)
+    out = mfsr.reconstruct(lr, 4, degradation="BD", reference=3)
+    bicubic = mfsr.upsample(lr[3].astype(np.float32) / 255, 4, 0.0)
+    assert y_psnr_ssim(hr, out, 4)[0] > y_psnr_ssim(hr, bicubic, 4)[0]
+
+
+def test_upscale_detects_an_h264_file_by_itself(burst, tmp_path):
+    frames, _ = burst
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(encode_video(frames[:5, :48, :64], "x264", crf=30))
+    outputs = {}
+    for codec in ("auto", "none"):
+        out = tmp_path / codec
+        mfsr.upscale_video(str(video), str(out), 2, 3, degradation="BD", codec=codec)
+        outputs[codec] = np.stack([mfsr.io.read_image(str(p)) for p in sorted(out.iterdir())])
+    assert outputs["auto"].shape == (5, 96, 128, 3)
+    # the codec model (a stronger prior) changed the frames
+    assert np.abs(outputs["auto"].astype(int) - outputs["none"]).mean() > 0.2
