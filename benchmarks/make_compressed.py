@@ -11,7 +11,9 @@ read as they are:
     python benchmarks/make_compressed.py --out /tmp/mfsr_compressed
     # -> /tmp/mfsr_compressed/bigbuckbunny/BDx4_x264_crf23/0000.png, ..._crf23.mp4, GT, ...
 
-The picture types the decoder reports (I/P/B) are written to ``types.json`` per sequence.
+The picture types the decoder reports (I/P/B), the file sizes and each set's error (RMS of
+the decoded BT.601 luma minus the source's, [0, 1] units) are written to ``types.json``
+per sequence.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import time
 import cv2
 import numpy as np
 
+from mfsr.color import rgb_to_ycbcr
 from mfsr.degradation.compression import (PRESETS, VIDEO_CODECS, compress_jpeg,
                                           decode_video, encode_video)
 
@@ -43,6 +46,14 @@ def write_folder(folder, names, frames):
         cv2.imwrite(os.path.join(folder, name), np.ascontiguousarray(image[..., ::-1]))
 
 
+def luma(frames):
+    return rgb_to_ycbcr(frames.astype(np.float32) / 255)[..., 0]
+
+
+def rms(a):
+    return float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
+
+
 def link(src, dst):
     if not os.path.lexists(dst):
         os.symlink(os.path.abspath(src), dst)
@@ -53,7 +64,8 @@ def make_sequence(seq_dir, out_dir, args):
     os.makedirs(out_dir, exist_ok=True)
     for folder in ("GT", args.source):
         link(os.path.join(seq_dir, folder), os.path.join(out_dir, folder))
-    types, sizes = {}, {}
+    types, sizes, errors = {}, {}, {}
+    source_luma = luma(frames)
     for codec in args.codecs:
         for crf in args.crf:
             name = f"{args.source}_{codec}_crf{crf}"
@@ -64,15 +76,18 @@ def make_sequence(seq_dir, out_dir, args):
             decoded = decoded[:, :frames.shape[1], :frames.shape[2]]  # x265's padding
             write_folder(os.path.join(out_dir, name), names, decoded)
             sizes[name] = len(data)
-            print(f"{out_dir}/{name}: {len(data) / 1024:.1f} KiB, "
-                  f"types {''.join(t[0] for t in types[name])}", flush=True)
+            errors[name] = rms(luma(decoded) - source_luma)
+            print(f"{out_dir}/{name}: {len(data) / 1024:.1f} KiB, luma error "
+                  f"{errors[name]:.4f}, types {''.join(t[0] for t in types[name])}", flush=True)
     for quality in args.jpeg:
         name = f"{args.source}_jpeg_q{quality}"
-        write_folder(os.path.join(out_dir, name), names, compress_jpeg(frames, quality))
-        print(f"{out_dir}/{name}", flush=True)
+        decoded = compress_jpeg(frames, quality)
+        write_folder(os.path.join(out_dir, name), names, decoded)
+        errors[name] = rms(luma(decoded) - source_luma)
+        print(f"{out_dir}/{name}: luma error {errors[name]:.4f}", flush=True)
     with open(os.path.join(out_dir, "types.json"), "w") as f:
-        json.dump({"picture_types": types, "bytes": sizes, "preset": args.preset,
-                   "gop": args.gop}, f, indent=1)
+        json.dump({"picture_types": types, "bytes": sizes, "luma_error_rms": errors,
+                   "preset": args.preset, "gop": args.gop}, f, indent=1)
 
 
 def main(argv=None):

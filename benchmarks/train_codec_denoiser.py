@@ -1,4 +1,9 @@
-"""Train the codec-artefact remover that ships in ``mfsr/weights/`` (development only).
+"""Train a codec-artefact remover for LR frames (an experiment; not shipped).
+
+Measured on bigbuckbunny (docs/compressed.md, "What limits the gain"), the result of
+``--steps 2000`` restores 0.2-0.3 dB of the LR luma lost to x264 (0.8 dB to JPEG quality
+50), but neither as a pre-filter of the LR frames nor as the plug-and-play prior does it
+raise the reconstruction's gain by more than 0.1 dB, so mfsr does not ship it.
 
 The same network as the shipped denoiser (``benchmarks/train_denoiser.py``: polyphase
 residual CNN with a level channel, run by :class:`mfsr.denoisers.LearnedDenoiser`),
@@ -18,10 +23,10 @@ trained to remove what H.264, H.265 and JPEG do to LR frames instead of white no
 Training starts from the shipped white-noise denoiser's weights (``--init``).
 
     pip install torch   # development only; mfsr never imports it
-    python benchmarks/train_codec_denoiser.py --steps 2000
+    python benchmarks/train_codec_denoiser.py --steps 2000 --weights /tmp/codec_dncnn.npz
 
-Writes ``mfsr/weights/codec_dncnn.npz``, ``tests/data/codec_dncnn_reference.npz`` (an input
-and the PyTorch output, for the inference tests) and
+Writes the weights (for :class:`mfsr.denoisers.LearnedDenoiser`), ``--reference`` (an
+input and the PyTorch output, for an inference test) and
 ``benchmarks/results/codec_denoiser_training.json`` (data, time, loss curve, validation).
 """
 from __future__ import annotations
@@ -140,10 +145,8 @@ def main(argv=None):
     p.add_argument("--init", default=os.path.join(ROOT, "mfsr", "weights", "dncnn_small.npz"))
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--validate-every", type=int, default=500)
-    p.add_argument("--weights", default=os.path.join(ROOT, "mfsr", "weights",
-                                                     "codec_dncnn.npz"))
-    p.add_argument("--reference", default=os.path.join(ROOT, "tests", "data",
-                                                       "codec_dncnn_reference.npz"))
+    p.add_argument("--weights", required=True, help="where to write the weights (.npz)")
+    p.add_argument("--reference", help="where to write a PyTorch reference output (.npz)")
     p.add_argument("--out", default=os.path.join(HERE, "results",
                                                  "codec_denoiser_training.json"))
     args = p.parse_args(argv)
@@ -189,7 +192,8 @@ def main(argv=None):
                 task="codec artefacts of BD x4 LR frames (x264, x265, JPEG)",
                 level="the codec model's sigma (mfsr.degradation.codec.detect_codec)")
     export(model, args.weights, meta)
-    export_reference(model, val_pool, args.reference)
+    if args.reference:
+        export_reference(model, val_pool, args.reference)
     record = {"command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
               "args": vars(args), "scenes": list(SCENES) + ["stereo_motorcycle (left)"],
               "validation_scene": VALIDATION_SCENE,
@@ -200,7 +204,7 @@ def main(argv=None):
               "loss_curve": curve, "validation": validation}
     with open(args.out, "w") as f:
         json.dump(record, f, indent=1)
-    print(f"wrote {args.weights}, {args.reference}, {args.out} ({train_seconds:.0f} s)")
+    print(f"wrote {args.weights}, {args.out} ({train_seconds:.0f} s)")
 
 
 if __name__ == "__main__":

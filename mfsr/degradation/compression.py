@@ -96,9 +96,9 @@ def encode_video(frames, codec="x264", crf=23, preset="medium", gop=None, fps=25
     else:
         frames = _pad_to(frames, X265_MIN_SIZE)
         h, w = frames.shape[1:3]
-        # fixed thread counts, so the stream does not depend on the core count (1 corrupts
-        # the heap on tiny frames in the libx265 of PyAV 18's wheels; 2 does not)
-        options["x265-params"] = "log-level=1:pools=1:frame-threads=2"
+        # one frame thread, so the stream does not depend on the core count (and on
+        # frames padded to 64 px it came out the same in every run here)
+        options["x265-params"] = "log-level=1:pools=1:frame-threads=1"
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream(VIDEO_CODECS[codec][0], rate=int(fps), options=options)
