@@ -27,7 +27,7 @@ import tempfile
 import time
 
 import numpy as np
-from quality import baseline, load_sequence, window_indices
+from quality import baseline, load_sequence, registered_windows
 from results_io import run_record, write_json
 
 import mfsr
@@ -74,13 +74,7 @@ def run_set(seq_dir, name, gt, args):
     half = args.window // 2
     targets = args.frames or list(range(half, n - half))
     rows = []
-    for t in targets:
-        idx = window_indices(t, n, args.window)
-        ref = idx.index(t)
-        stack = lr[idx]
-        t0 = time.perf_counter()
-        motion = mfsr.register(stack, reference=ref)
-        t_reg = time.perf_counter() - t0
+    for t, stack, ref, motion, t_reg in registered_windows(lr, targets, args.window):
         row = {"frame": t}
         for b in BASELINES:
             hr = to_float(baseline(b, lr[t], 4, 0.0))

@@ -26,7 +26,7 @@ from mfsr.metrics import y_psnr_ssim
 from mfsr.solvers.pnp import PNP_ENSEMBLE, pnp_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quality import DEFAULT_DATA, load_sequence, window_indices  # noqa: E402
+from quality import DEFAULT_DATA, load_sequence, registered_windows  # noqa: E402
 from results_io import run_record, write_json  # noqa: E402
 
 # name -> keyword arguments of mfsr.reconstruct; the first three are the hand-made priors
@@ -56,13 +56,7 @@ def run(args):
         targets = args.frames or list(range(args.window // 2, n - args.window // 2))
         scores = {name: [] for name in args.methods}
         seconds = {name: [] for name in args.methods}
-        for t in targets:
-            idx = window_indices(t, n, args.window)
-            ref = idx.index(t)
-            stack = lr[idx]
-            t0 = time.perf_counter()
-            motion = mfsr.register(stack, reference=ref)
-            t_reg = time.perf_counter() - t0
+        for t, stack, ref, motion, t_reg in registered_windows(lr, targets, args.window):
             for name in args.methods:
                 t0 = time.perf_counter()
                 hr = run_method(name, stack, args, ref, motion)

@@ -98,6 +98,20 @@ def window_indices(t, n, window):
     return list(range(start, min(start + window, n)))
 
 
+def registered_windows(lr, targets, window):
+    """For each target frame ``t``: ``(t, stack, ref, motion, seconds)``, the window of
+    ``window`` frames around it, the target's index in it, its motion (``mfsr.register``)
+    and the seconds the registration took. Every multi-frame method of a benchmark gets
+    the same motion, as ``reconstruct`` would compute it."""
+    for t in targets:
+        idx = window_indices(t, len(lr), window)
+        ref = idx.index(t)
+        stack = lr[idx]
+        t0 = time.perf_counter()
+        motion = mfsr.register(stack, reference=ref)
+        yield t, stack, ref, motion, time.perf_counter() - t0
+
+
 def run(args):
     seq_dir = os.path.join(args.data, args.sequence)
     _, gt = load_sequence(os.path.join(seq_dir, "GT"))
@@ -111,13 +125,7 @@ def run(args):
         phase = 0.0 if preset == "BD" else None  # the baselines' sampling phase
         scores = {name: [] for name in BASELINES + tuple(args.methods)}
         seconds = {name: [] for name in args.methods}
-        for t in targets:
-            idx = window_indices(t, n, args.window)
-            ref = idx.index(t)
-            stack = lr[idx]
-            t0 = time.perf_counter()
-            motion = mfsr.register(stack, reference=ref)
-            t_reg = time.perf_counter() - t0
+        for t, stack, ref, motion, t_reg in registered_windows(lr, targets, args.window):
             for name in BASELINES:
                 scores[name].append(y_psnr_ssim(gt[t], baseline(name, lr[t], args.scale,
                                                                 phase), args.scale))
