@@ -11,9 +11,10 @@ read as they are:
     python benchmarks/make_compressed.py --out /tmp/mfsr_compressed
     # -> /tmp/mfsr_compressed/bigbuckbunny/BDx4_x264_crf23/0000.png, ..._crf23.mp4, GT, ...
 
-The picture types the decoder reports (I/P/B), the file sizes and each set's error (RMS of
-the decoded BT.601 luma minus the source's, [0, 1] units) are written to ``types.json``
-per sequence.
+The picture types the decoder reports (I/P/B), the file sizes, each set's error (RMS of the
+decoded BT.601 luma minus the source's, [0, 1] units, also per picture type), the flat-area
+noise estimate and the codec detector's scores are written to ``types.json`` per sequence
+(and all of them to ``--summary``).
 """
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ import time
 import cv2
 import numpy as np
 
+from results_io import run_record, write_json
+
 from mfsr.color import rgb_to_ycbcr
+from mfsr.degradation import estimate_noise
+from mfsr.degradation.codec import chroma_block_score, jpeg_quality
 from mfsr.degradation.compression import (PRESETS, VIDEO_CODECS, compress_jpeg,
                                           decode_video, encode_video)
 
@@ -59,12 +64,30 @@ def link(src, dst):
         os.symlink(os.path.abspath(src), dst)
 
 
+def describe(decoded, source_luma, picture_types=None):
+    """What a decoded set is like: its luma error (RMS, also per picture type), the
+    flat-area noise estimate the white-noise model would use, and the codec detector's
+    scores on its first window of 7 frames."""
+    error = luma(decoded) - source_luma
+    window = decoded[:7]
+    ghost, quality = jpeg_quality(window)
+    out = {"luma_error_rms": rms(error),
+           "noise_estimate": estimate_noise(luma(decoded)),
+           "chroma_block_score": chroma_block_score(window),
+           "jpeg_ghost": ghost, "jpeg_quality": quality}
+    if picture_types:
+        out["luma_error_rms_by_type"] = {
+            t: rms(error[[i for i, u in enumerate(picture_types) if u == t]])
+            for t in sorted(set(picture_types))}
+    return out
+
+
 def make_sequence(seq_dir, out_dir, args):
     names, frames = read_folder(os.path.join(seq_dir, args.source))
     os.makedirs(out_dir, exist_ok=True)
     for folder in ("GT", args.source):
         link(os.path.join(seq_dir, folder), os.path.join(out_dir, folder))
-    types, sizes, errors = {}, {}, {}
+    types, sizes, sets = {}, {}, {}
     source_luma = luma(frames)
     for codec in args.codecs:
         for crf in args.crf:
@@ -76,18 +99,22 @@ def make_sequence(seq_dir, out_dir, args):
             decoded = decoded[:, :frames.shape[1], :frames.shape[2]]  # x265's padding
             write_folder(os.path.join(out_dir, name), names, decoded)
             sizes[name] = len(data)
-            errors[name] = rms(luma(decoded) - source_luma)
+            sets[name] = describe(decoded, source_luma, types[name])
             print(f"{out_dir}/{name}: {len(data) / 1024:.1f} KiB, luma error "
-                  f"{errors[name]:.4f}, types {''.join(t[0] for t in types[name])}", flush=True)
+                  f"{sets[name]['luma_error_rms']:.4f}, "
+                  f"types {''.join(t[0] for t in types[name])}", flush=True)
     for quality in args.jpeg:
         name = f"{args.source}_jpeg_q{quality}"
         decoded = compress_jpeg(frames, quality)
         write_folder(os.path.join(out_dir, name), names, decoded)
-        errors[name] = rms(luma(decoded) - source_luma)
-        print(f"{out_dir}/{name}: luma error {errors[name]:.4f}", flush=True)
+        sets[name] = describe(decoded, source_luma)
+        print(f"{out_dir}/{name}: luma error {sets[name]['luma_error_rms']:.4f}", flush=True)
+    sets[args.source] = describe(frames, source_luma)  # the uncompressed source itself
+    summary = {"picture_types": types, "bytes": sizes, "sets": sets, "preset": args.preset,
+               "gop": args.gop}
     with open(os.path.join(out_dir, "types.json"), "w") as f:
-        json.dump({"picture_types": types, "bytes": sizes, "luma_error_rms": errors,
-                   "preset": args.preset, "gop": args.gop}, f, indent=1)
+        json.dump(summary, f, indent=1)
+    return summary
 
 
 def main(argv=None):
@@ -102,13 +129,17 @@ def main(argv=None):
                    help="JPEG qualities of the burst versions")
     p.add_argument("--preset", default="medium", choices=PRESETS)
     p.add_argument("--gop", type=int, help="keyframe interval (default: the encoder's)")
+    p.add_argument("--summary", help="also write every sequence's types.json into this JSON")
     args = p.parse_args(argv)
     t0 = time.time()
+    summaries = {}
     for seq in args.sequences:
         seq_dir = os.path.join(args.data, seq)
         if not os.path.isdir(seq_dir):
             p.error(f"sequence folder {seq_dir} not found")
-        make_sequence(seq_dir, os.path.join(args.out, seq), args)
+        summaries[seq] = make_sequence(seq_dir, os.path.join(args.out, seq), args)
+    if args.summary:
+        write_json(args.summary, run_record(__file__, args, summaries, t0))
     print(f"done in {time.time() - t0:.1f} s")
 
 

@@ -2,11 +2,11 @@
 
 Lossy codecs (H.264/H.265 video, JPEG) do not add white noise: they quantise transform
 coefficients block by block, smooth the result (in-loop deblocking), predict frames from
-each other and keep chroma at half resolution (4:2:0). Their error is 5-15 times larger
+each other and keep chroma at half resolution (4:2:0). Their error is several times larger
 than what :func:`mfsr.degradation.estimate_noise` finds in flat areas, which the codec
-leaves clean (measured on bigbuckbunny BDx4 through x264 at CRF 23: error 0.015, flat-area
-estimate 0.002), so a model that trusts the noise estimate fits the artefacts and turns
-them into a mesh. This module tells codec-degraded frames from clean ones and gives the
+leaves clean (bigbuckbunny BDx4 through x264 at CRF 23: error 0.015, flat-area estimate
+0.003, the 8-bit rounding level; 0.000 at CRF 28), so a model that trusts the noise
+estimate fits the artefacts and turns them into a mesh. This module tells codec-degraded frames from clean ones and gives the
 error level the reconstruction should assume.
 
 Detection (:func:`detect_codec`):
@@ -14,14 +14,15 @@ Detection (:func:`detect_codec`):
 - Decoded video: FFmpeg's unscaled YUV 4:2:0 -> RGB conversion (what PyAV, OpenCV's
   ``VideoCapture`` and ``ffmpeg -i in.mp4 out%04d.png`` give) repeats each chroma sample
   over a 2x2 block, so the chroma planes are constant on the aligned 2x2 blocks and not on
-  the blocks offset by one pixel (:func:`chroma_block_score`: 0.0003-0.01 on x264/x265 at
-  CRF 18-33, ~1 on frames that never went through 4:2:0).
+  the blocks offset by one pixel (:func:`chroma_block_score`: 0.0003-0.008 on x264/x265 at
+  CRF 18-33 on bigbuckbunny and carphone, 0.92-1.04 on their uncompressed frames).
 - JPEG: a JPEG-decoded image is nearly unchanged when it is compressed again at its own
   quality on its own 8x8 grid, and changed as much as any image when the grid is moved
   by 4 pixels (:func:`jpeg_quality`; the "JPEG ghost" of image forensics). The ratio of
-  the two changes is <= 0.21 for qualities 50-90 and 0.93-1.0 for frames never
-  JPEG-compressed (bigbuckbunny, carphone, astronaut); the quality where it is smallest
-  is the quality the frames were saved at, which sets the error level.
+  the two changes is 0.009-0.16 for qualities 50-90 and 0.79-1.0 for frames never
+  JPEG-compressed (bigbuckbunny, carphone: ``benchmarks/results/compressed_sets.json``);
+  the quality where it is smallest is the quality the frames were saved at, which sets
+  the error level.
 """
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ VIDEO_SIGMA = 0.015
 # level of the same scan at quality 50, and the RMS error at quality 90), within bounds
 JPEG_SIGMA_AT = ((50, 0.03), (90, 0.012))
 JPEG_SIGMA_BOUNDS = (0.008, 0.035)
-# Relative error of I, P and B pictures (RMS on x264 CRF 23 bigbuckbunny: 0.0116, 0.0141,
-# 0.0152; closing note of issue 12): intra-coded frames are trusted more (measured effect
+# Relative error of I, P and B pictures (RMS on x264 CRF 23 bigbuckbunny: 0.0125, 0.0150,
+# 0.0158; benchmarks/results/compressed_sets.json): intra-coded frames are trusted more (measured effect
 # on the reconstruction: +0.002 dB, so it is an option, not wired into the video job).
 PICTURE_TYPE_ERROR = {"I": 0.8, "P": 0.93, "B": 1.0}
 
@@ -144,8 +145,9 @@ def jpeg_quality(frames, qualities=JPEG_QUALITIES):
     Returns
     -------
     ratio : float
-        Smallest aligned / moved change over the candidates: <= 0.21 for JPEG qualities
-        50-90, 0.93-1.0 for frames never JPEG-compressed (see the module docstring).
+        Smallest aligned / moved change over the candidates: 0.009-0.16 for JPEG
+        qualities 50-90, 0.79-1.0 for frames never JPEG-compressed (see the module
+        docstring).
     quality : int
         The candidate where it is smallest.
     """
