@@ -33,13 +33,6 @@ IRLS_GAIN = 22.0
 IRLS_SIGMA_FLOOR = 0.004
 
 
-# Tolerances of the photometric check (mfsr.registration.confidence.photometric_confidence)
-# in units of the noise level and of the reference's local standard deviation, used on
-# codec-degraded frames (docs/compressed.md).
-PHOTOMETRIC_NOISE_FACTOR = 2.0
-PHOTOMETRIC_TEXTURE_FACTOR = 0.3
-
-
 def prior_weight(sigma, n_frames, prior="huber"):
     """Default prior weight ``lambda`` from the noise level.
 
@@ -301,8 +294,7 @@ def _apply_codec_model(codec, motion, luma, sigma):
         weights = xp.asarray(codec.frame_weights.astype(np.float32))
         confidence = confidence * weights[:, None, None]
     if k > 1:  # frames that disagree with the reference where the flow failed lose weight
-        confidence = confidence * photometric_confidence(
-            luma, motion, sigma, PHOTOMETRIC_NOISE_FACTOR, PHOTOMETRIC_TEXTURE_FACTOR)
+        confidence = confidence * photometric_confidence(luma, motion, sigma)
     motion = Motion(motion.flows, confidence, motion.reference)
     # the prior weight grows with the frames that take part: frames (or areas) the
     # confidence turned off do not count, so a window that fell back to its reference

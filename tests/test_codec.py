@@ -152,3 +152,13 @@ def test_upscale_detects_an_h264_file_by_itself(burst, tmp_path):
     assert outputs["auto"].shape == (5, 96, 128, 3)
     # the codec model (a stronger prior) changed the frames
     assert np.abs(outputs["auto"].astype(int) - outputs["none"]).mean() > 0.2
+
+
+def test_photometric_confidence_rejects_a_motion_for_other_frames(burst):
+    from mfsr.registration.confidence import photometric_confidence
+
+    frames = np.zeros((3, 16, 16), np.float32)
+    with pytest.raises(ValueError, match="motion must be a Motion for the 3 frames"):
+        photometric_confidence(frames, mfsr.Motion.zeros(2, (16, 16)), 0.01)
+    with pytest.raises(ValueError, match="frames"):
+        photometric_confidence(frames[0], mfsr.Motion.zeros(3, (16, 16)), 0.01)
