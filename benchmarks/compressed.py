@@ -9,7 +9,8 @@ baselines: LR pixel i at HR 4i) and cv2's bicubic (LR pixel i at HR 4i + 1.5, so
 off the BD grid; shown second for that reason). Reports, per set: Y-PSNR/SSIM means, the
 gain over bicubic on the BD grid (mean and worst frame), the error spectrum's energy at
 the x4 grid frequencies (k/4 cycles per HR px, k = 0..3 on both axes but not both 0),
-seconds per frame, and what the detector decided.
+seconds per frame, the chroma's PSNR (Cb and Cr, BT.601 full range) and what the detector
+decided.
 
     python benchmarks/make_compressed.py --out /tmp/mfsr_compressed
     python benchmarks/compressed.py --data /tmp/mfsr_compressed \\
@@ -64,6 +65,16 @@ def grid_energy(result, gt, scale):
     return float(total) / (h * w) ** 2
 
 
+def chroma_psnr(result, gt, scale):
+    """PSNR (dB, peak 1) of Cb and Cr (BT.601 full range, as mfsr's colour conversion)
+    with a ``scale``-px border cropped."""
+    from mfsr.color import rgb_to_ycbcr
+    a = rgb_to_ycbcr(np.clip(np.asarray(result, np.float32), 0, 1))[..., 1:]
+    b = rgb_to_ycbcr(np.asarray(gt, np.float32) / 255)[..., 1:]
+    err = (a - b)[scale:-scale, scale:-scale]
+    return float(10 * np.log10(1.0 / np.mean(err.astype(np.float64) ** 2)))
+
+
 def to_float(hr):
     return np.asarray(hr, np.float32)
 
@@ -78,7 +89,8 @@ def run_set(seq_dir, name, gt, args):
         row = {"frame": t}
         for b in BASELINES:
             hr = to_float(baseline(b, lr[t], 4, 0.0))
-            row[b] = y_psnr_ssim(gt[t], hr, 4) + (grid_energy(hr, gt[t], 4),)
+            row[b] = y_psnr_ssim(gt[t], hr, 4) + (grid_energy(hr, gt[t], 4),
+                                                   chroma_psnr(hr, gt[t], 4))
         model = codec_model(stack, "auto")
         row["codec"] = model.kind
         for method, codec in (("default", "auto"), ("codec_none", "none")):
@@ -89,7 +101,8 @@ def run_set(seq_dir, name, gt, args):
             hr = to_float(mfsr.reconstruct(stack, 4, reference=ref, motion=motion,
                                            degradation="BD", codec=codec))
             row[method + "_seconds"] = time.perf_counter() - t0 + t_reg
-            row[method] = y_psnr_ssim(gt[t], hr, 4) + (grid_energy(hr, gt[t], 4),)
+            row[method] = y_psnr_ssim(gt[t], hr, 4) + (grid_energy(hr, gt[t], 4),
+                                                       chroma_psnr(hr, gt[t], 4))
         rows.append(row)
         print(f"[{name} {t}] {model.kind}: default {row['default'][0]:.2f} none "
               f"{row['codec_none'][0]:.2f} bicubic_BD {row['bicubic_phase'][0]:.2f} "
@@ -104,6 +117,7 @@ def summarise(rows):
         psnr = np.array([r[m][0] for r in rows])
         out[m] = {"psnr": float(psnr.mean()), "ssim": float(np.mean([r[m][1] for r in rows])),
                   "grid_energy": float(np.mean([r[m][2] for r in rows])),
+                  "chroma_psnr": float(np.mean([r[m][3] for r in rows])),
                   "psnr_per_frame": [round(float(p), 4) for p in psnr]}
         if m in ("default", "codec_none"):
             gain = psnr - np.array([r["bicubic_phase"][0] for r in rows])

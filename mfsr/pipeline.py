@@ -8,7 +8,8 @@ from ._validation import check_array, check_choice, check_float, check_int
 from .backend import get_array_module, resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
-from .degradation.codec import CodecModel, detect_codec
+from .degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
+                                detect_codec)
 from .interpolate import upsample
 from .motion import Motion
 from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
@@ -267,8 +268,7 @@ def _reconstruct(frames, scale, method, reference, motion, degradation, psf, pha
 
     if colour and color == "luma":
         y_hr, hist = solve(luma)
-        chroma = xp.stack([_fuse_chroma(operator, ycc[..., c], ref, sigma) for c in (1, 2)],
-                          axis=-1)
+        chroma = _chroma(ycc, operator, codec, motion, ref, sigma, xp)
         out = ycbcr_to_rgb(xp.concatenate([y_hr[..., None], chroma], axis=-1))
     elif frames.ndim == 4:
         results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
@@ -316,6 +316,18 @@ def codec_model(frames, codec="auto", picture_types=None):
                              f"frames has {frames.shape[0]}")
         return codec
     return detect_codec(to_numpy(frames), codec, picture_types)
+
+
+def _chroma(ycc, operator, codec, motion, ref, sigma, xp):
+    """HR Cb and Cr by :func:`_fuse_chroma`: on the chroma's own 4:2:0 grid for decoded
+    video (whose RGB repeats each chroma sample over 2x2 pixels), else on the luma's."""
+    h, w = ycc.shape[1:3]
+    if codec.kind == "video" and h % 2 == 0 and w % 2 == 0:
+        half = chroma_420_operator(motion, operator.scale, operator.psf, operator.phase)
+        planes = [chroma_420_planes(ycc[..., c]) for c in (1, 2)]
+        return xp.stack([_fuse_chroma(half, p, ref, sigma) for p in planes], axis=-1)
+    return xp.stack([_fuse_chroma(operator, ycc[..., c], ref, sigma) for c in (1, 2)],
+                    axis=-1)
 
 
 def _fuse_chroma(operator, stack, ref, sigma, iterations=3):

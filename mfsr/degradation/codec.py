@@ -250,5 +250,77 @@ def detect_codec(frames, codec="auto", picture_types=None):
                       evidence)
 
 
+
+
+def chroma_420_planes(chroma):
+    """The 4:2:0 chroma planes of decoded video: the mean of each aligned 2x2 block.
+
+    FFmpeg's conversion to RGB repeats each chroma sample over its 2x2 block, so the
+    block mean is the decoder's sample (up to RGB rounding).
+
+    Parameters
+    ----------
+    chroma : array, shape (K, h, w)
+        One chroma plane (Cb or Cr) of each frame at luma resolution; ``h``, ``w`` even.
+
+    Returns
+    -------
+    array, shape (K, h // 2, w // 2)
+    """
+    k, h, w = chroma.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"chroma must have even height and width, got {h}x{w}")
+    return chroma.reshape(k, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+
+
+def chroma_420_operator(motion, scale, psf, phase):
+    """The system operator of 4:2:0 chroma: the luma model on the half-resolution grid.
+
+    A chroma sample stands for a 2x2 block of luma pixels, so it is centred on HR
+    coordinate ``2 s j + phase + s / 2`` (``phase``: the luma's), sampled every ``2 s``
+    HR pixels, and blurred by the luma PSF and the encoder's 2x2 chroma downsampling (a
+    Gaussian of the summed variances, the box of ``2 s`` HR pixels counted as
+    ``(2 s)**2 / 12``). The motion is the luma motion averaged over the blocks, in
+    half-resolution pixels.
+
+    Parameters
+    ----------
+    motion : Motion
+        Luma motion, ``(K, h, w)`` with ``h``, ``w`` even.
+    scale : int
+        Luma upscaling factor ``s``.
+    psf : PSF
+        Luma PSF (HR pixels).
+    phase : float
+        Luma sampling phase.
+
+    Returns
+    -------
+    SystemOperator
+        From the HR image ``(s h, s w)`` to chroma planes ``(K, h / 2, w / 2)``.
+    """
+    from ..motion import Motion
+    from .psf import GaussianPSF
+    from .system import SystemOperator
+
+    k, h, w = motion.confidence.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"motion must have even height and width, got {h}x{w}")
+    flows = motion.flows.reshape(k, h // 2, 2, w // 2, 2, 2).mean(axis=(2, 4)) / 2
+    confidence = motion.confidence.reshape(k, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    half = Motion(flows.astype(np.float32), confidence.astype(np.float32), motion.reference)
+    sigma = np.sqrt(_psf_variance(psf) + (2 * scale) ** 2 / 12)
+    return SystemOperator(half, 2 * scale, GaussianPSF(float(sigma)), phase + scale / 2)
+
+
+def _psf_variance(psf):
+    """Variance (HR pixels squared) of a PSF along one axis, from its taps."""
+    weights, (first, _) = psf.taps_2d(0.0, 0.0)
+    marginal = np.asarray(weights).sum(axis=1)
+    x = first + np.arange(len(marginal))
+    mean = float(np.sum(marginal * x) / np.sum(marginal))
+    return float(np.sum(marginal * (x - mean) ** 2) / np.sum(marginal))
+
+
 __all__ = ["CodecModel", "detect_codec", "chroma_block_score", "jpeg_quality", "jpeg_sigma",
-           "CODECS"]
+           "chroma_420_planes", "chroma_420_operator", "CODECS"]
