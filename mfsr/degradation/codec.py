@@ -117,8 +117,7 @@ def chroma_block_score(frames):
         raise ValueError(f"frames must be at least 4x4 pixels, got {frames.shape[1:3]}")
 
     def deviation(c):
-        k, hh, ww, _ = c.shape
-        blocks = c.reshape(k, hh // 2, 2, ww // 2, 2, 2)
+        blocks = _blocks_2x2(c)
         return float(np.abs(blocks - blocks.mean((2, 4), keepdims=True)).mean())
 
     aligned = deviation(chroma[:, :h, :w])
@@ -250,8 +249,6 @@ def detect_codec(frames, codec="auto", picture_types=None):
                       evidence)
 
 
-
-
 def chroma_420_planes(chroma):
     """The 4:2:0 chroma planes of decoded video: the mean of each aligned 2x2 block.
 
@@ -270,7 +267,7 @@ def chroma_420_planes(chroma):
     k, h, w = chroma.shape
     if h % 2 or w % 2:
         raise ValueError(f"chroma must have even height and width, got {h}x{w}")
-    return chroma.reshape(k, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    return _blocks_2x2(chroma).mean(axis=(2, 4))
 
 
 def chroma_420_operator(motion, scale, psf, phase):
@@ -306,11 +303,18 @@ def chroma_420_operator(motion, scale, psf, phase):
     k, h, w = motion.confidence.shape
     if h % 2 or w % 2:
         raise ValueError(f"motion must have even height and width, got {h}x{w}")
-    flows = motion.flows.reshape(k, h // 2, 2, w // 2, 2, 2).mean(axis=(2, 4)) / 2
-    confidence = motion.confidence.reshape(k, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    flows = _blocks_2x2(motion.flows).mean(axis=(2, 4)) / 2
+    confidence = _blocks_2x2(motion.confidence).mean(axis=(2, 4))
     half = Motion(flows.astype(np.float32), confidence.astype(np.float32), motion.reference)
     sigma = np.sqrt(_psf_variance(psf) + (2 * scale) ** 2 / 12)
     return SystemOperator(half, 2 * scale, GaussianPSF(float(sigma)), phase + scale / 2)
+
+
+def _blocks_2x2(a):
+    """View of ``a`` (shape ``(K, h, w, ...)``, ``h`` and ``w`` even) as its aligned 2x2
+    blocks: ``(K, h / 2, 2, w / 2, 2, ...)``."""
+    k, h, w = a.shape[:3]
+    return a.reshape((k, h // 2, 2, w // 2, 2) + tuple(a.shape[3:]))
 
 
 def _psf_variance(psf):
