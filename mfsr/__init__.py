@@ -3,16 +3,17 @@
 >>> import mfsr
 >>> hr = mfsr.reconstruct(frames, scale=4)          # doctest: +SKIP
 """
-from . import degradation, io, metrics, priors, registration, solvers, video
+from . import degradation, io, metrics, priors, registration, solvers, upscale, video
 from .degradation import simulate, simulate_sequence
 from .interpolate import upsample
 from .motion import Motion
 from .pipeline import METHODS, reconstruct
 from .registration import register
-from .video import reconstruct_video, upscale_video
+from .upscale import VideoEncoding, upscale_video
+from .video import reconstruct_video
 
 __version__ = "0.1.0"
-__all__ = ["reconstruct", "reconstruct_video", "upscale_video", "register", "simulate",
+__all__ = ["reconstruct", "reconstruct_video", "upscale_video", "VideoEncoding", "register", "simulate",
            "simulate_sequence", "upsample", "Motion",
            "METHODS", "degradation", "metrics", "priors", "registration", "solvers",
            "__version__"]

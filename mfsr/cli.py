@@ -7,7 +7,9 @@ import sys
 
 EXAMPLES = {
     "upscale": "example:\n  mfsr upscale lr_frames/ hr_frames/ --scale 4 --degradation BD\n"
-               "  mfsr upscale clip.mp4 clip_x2.mp4 --scale 2 --window 7",
+               "  mfsr upscale clip.mp4 clip_x2.mp4 --scale 2 --window 7\n"
+               "  mfsr upscale clip.mp4 clip_4k.mp4 --codec h265 --bits 10 --crf 18\n"
+               "  mfsr upscale clip.mp4 clip_hdr.mp4 --hdr pq --peak 1000 --enhance auto",
     "simulate": "example:\n  mfsr simulate gt_frames/ lr_frames/ --scale 4 --preset BD "
                 "--noise 0.0196",
     "eval": "example:\n  mfsr eval gt_frames/ hr_frames/ --crop 4",
@@ -54,27 +56,48 @@ def _progress(quiet, desc):
 
 
 def _upscale(args):
-    from .video import upscale_video
+    from .io import is_video_path
+    from .upscale import VideoEncoding, upscale_video
     options = {}
     if args.iterations is not None:
         options["iterations"] = args.iterations
     if args.noise is not None:
         options["noise"] = args.noise
+    as_video = is_video_path(args.output)
+    bits = args.bits
+    if as_video:
+        if bits not in (None, 8, 10):
+            raise CommandError(f"--bits {bits}: a video file is 8 or 10 bits")
+        encoding = VideoEncoding(codec=args.codec or ("h265" if args.hdr else "h264"),
+                                 crf=args.crf, preset=args.preset, bits=bits or 8)
+        bits = None
+    else:
+        if bits == 10:
+            raise CommandError("--bits 10 is for video files; frame folders are 8 or 16 bits")
+        for name in ("codec", "crf"):
+            if getattr(args, name) is not None:
+                raise CommandError(f"--{name} is for video output; OUTPUT is a folder")
+        encoding = None
     progress = _progress(args.quiet, "upscale")
     try:
         result = upscale_video(args.input, args.output, args.scale, args.window,
-                               start=args.start, end=args.end, bits=args.bits, fmt=args.format,
+                               start=args.start, end=args.end, bits=bits, fmt=args.format,
                                resume=args.resume, progress=progress,
                                max_memory=args.max_memory, registration=args.registration,
+                               encoding=encoding, enhance=args.enhance, hdr=args.hdr,
+                               peak=args.peak, keep_frames=args.keep_frames,
                                method=args.method, degradation=args.degradation,
-                               backend=args.backend, color=args.color, codec=args.codec,
-                               **options)
+                               backend=args.backend, color=args.color,
+                               codec=args.input_codec, **options)
     finally:
         progress.close()
     if not args.quiet:
-        print(f"wrote {len(result['written'])} frames to {args.output}"
-              + (f", skipped {len(result['skipped'])} already there (--no-resume to redo)"
-                 if result["skipped"] else ""), file=sys.stderr)
+        what = (f"encoded {result['encoded']} frames into {args.output}" if as_video else
+                f"wrote {len(result['written'])} frames to {args.output}")
+        if "max_cll" in result:
+            what += f" (HDR10: MaxCLL {result['max_cll']:.0f}, MaxFALL {result['max_fall']:.0f} cd/m2)"
+        print(what + (f", skipped {len(result['skipped'])} already there (--no-resume to "
+                      f"redo)" if result["skipped"] else ""), file=sys.stderr)
     return 0
 
 
@@ -109,7 +132,9 @@ def _simulate(args):
                 lr = sim.frames[0]
                 if as_video:
                     if writer is None:
-                        writer = VideoWriter(args.output, src.fps, (lr.shape[1], lr.shape[0]))
+                        # lossless luma (x264 CRF 0): simulated data carries no codec error
+                        writer = VideoWriter(args.output, (lr.shape[1], lr.shape[0]),
+                                             rate=src.fps, crf=0)
                     writer.write(lr)
                 else:
                     write_image(output_path(args.output, src, i, args.format), lr, bits)
@@ -194,7 +219,10 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    from .io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+    from .io import IMAGE_EXTENSIONS, OUTPUT_CONTAINERS, PRESETS
+    from .io import CODECS as OUT_CODECS
+    from .io.video_file import CODEC_ALIASES
+    from .upscale import ENHANCE_MODES, HDR_TRANSFERS
     from .pipeline import COLOR_MODES, METHODS
     from .registration import REGISTRATION_METHODS
     from .degradation import DEGRADATIONS
@@ -207,14 +235,16 @@ def build_parser():
               "Super-resolve every frame of INPUT from a sliding window of neighbouring "
               "frames (motion estimated once per pair of consecutive frames) and write the "
               "HR frames to OUTPUT. Frames are written atomically; rerunning the command "
-              "skips the frames already in OUTPUT (frame folders only). Large frames are "
+              "skips the frames already in OUTPUT (for a video file, in OUTPUT.frames, "
+              "which is encoded once complete). Large frames are "
               "reconstructed in overlapping tiles to stay within --max-memory.")
     up.add_argument("input", metavar="INPUT",
                     help=f"video file or folder of {'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} "
                          "frames (sorted naturally)")
     up.add_argument("output", metavar="OUTPUT",
                     help="folder of frames, or a video file "
-                         f"({'/'.join(e[1:] for e in VIDEO_EXTENSIONS)}), 8-bit")
+                         f"({'/'.join(e[1:] for e in OUTPUT_CONTAINERS)}): H.264/H.265 with the "
+                         "input's timing, colour tags and audio")
     up.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
     up.add_argument("--method", default="irls", choices=METHODS,
                     help="reconstruction method (default irls)")
@@ -233,17 +263,34 @@ def build_parser():
                     help="solver iterations (default per method)")
     up.add_argument("--noise", type=float, default=None,
                     help="noise sigma in [0, 1] units (default estimated per window)")
-    up.add_argument("--codec", default="auto", choices=CODECS + VIDEO_ALIASES,
+    up.add_argument("--input-codec", default="auto", choices=CODECS + VIDEO_ALIASES,
                     help="lossy compression the input went through (default auto: "
                          "detected per window from the frames; none: the white-noise model)")
+    up.add_argument("--enhance", default="off", choices=ENHANCE_MODES,
+                    help="exposure and colour correction, consistent over time (default off)")
+    up.add_argument("--hdr", default=None, choices=HDR_TRANSFERS,
+                    help="map to HDR: BT.2020, PQ or HLG; a video file becomes 10-bit H.265 "
+                         "with HDR10 metadata")
+    up.add_argument("--peak", type=float, default=1000.0,
+                    help="peak luminance of the HDR mapping, cd/m2 (default 1000)")
     up.add_argument("--start", type=int, default=0, help="first frame to write (default 0)")
     up.add_argument("--end", type=int, default=None,
                     help="stop before this frame (default: the end)")
     up.add_argument("--max-memory", type=_parse_size, default="1G",
                     help="memory one reconstruction may use, e.g. 512M, 2G; larger frames "
                          "are tiled (default 1G)")
-    up.add_argument("--bits", type=int, default=None, choices=(8, 16),
-                    help="bits per sample of the frames written (default: the input's)")
+    up.add_argument("--bits", type=int, default=None, choices=(8, 10, 16),
+                    help="bits per sample: 8 or 16 for frame folders (default: the input's), "
+                         "8 or 10 for video files (default 8)")
+    up.add_argument("--codec", default=None, choices=tuple(OUT_CODECS) + tuple(CODEC_ALIASES),
+                    help="video file codec: h264 (default) or h265 (default with --hdr)")
+    up.add_argument("--crf", type=int, default=None,
+                    help="video file quality, 0-51, lower is better (default 18 for h264, "
+                         "20 for h265)")
+    up.add_argument("--preset", default="medium", choices=PRESETS,
+                    help="x264/x265 speed preset (default medium)")
+    up.add_argument("--keep-frames", action="store_true",
+                    help="keep the frame folder (OUTPUT.frames) a video file is encoded from")
     up.add_argument("--format", default="png", choices=("png", "tif", "tiff", "jpg"),
                     help="format of the frames in an output folder (default png)")
     up.add_argument("--no-resume", dest="resume", action="store_false",

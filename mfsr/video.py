@@ -19,7 +19,7 @@ from ._validation import check_choice, check_int
 from .backend import to_numpy
 from .color import as_float_image, rgb_to_ycbcr
 from .degradation import estimate_noise
-from .io import FrameSource, VideoWriter, is_video_path, write_image
+from .io import FrameSource
 from .motion import Motion
 from .pipeline import codec_model, reconstruct
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
@@ -27,7 +27,6 @@ from .registration.confidence import sample
 
 DEFAULT_MAX_MEMORY = 1 << 30
 TILE_OVERLAP = 8            # LR pixels each tile reaches past its core, on each side
-FRAME_FORMATS = ("png", "tif", "tiff", "jpg")
 
 
 def window_indices(center, n_frames, window=5):
@@ -279,9 +278,10 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
 
 
 def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, registration,
-                      overlap, kwargs, stats=None):
+                      overlap, kwargs, stats=None, prepare=None):
     """Yield ``(index, hr)`` for output frames ``start..end-1`` (``hr`` is None for frames
-    ``todo(index)`` rejects). Holds only the LR frames of the current window."""
+    ``todo(index)`` rejects). Holds only the LR frames of the current window. ``prepare``,
+    when given, maps ``(index, frame)`` to the frame reconstructed from (enhancement)."""
     before = (window - 1) // 2
     after = window - 1 - before
     pairs = _PairMotion(registration)
@@ -298,6 +298,8 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
                 f = source.read(k)
                 if f is None:
                     break
+                if prepare is not None:
+                    f = prepare(k, f)
                 frames[k], luma[k] = f, luma_of(f)
             last = k
         if last is None or last < c:      # past the end of the video
@@ -445,132 +447,5 @@ def output_path(output, source, index, fmt="png"):
     return os.path.join(output, f"{stem}.{fmt}")
 
 
-def _remove_stale_temporaries(folder, fmt):
-    """Drop the temporary files an interrupted :func:`~mfsr.io.write_image` left."""
-    for name in os.listdir(folder):
-        if name.startswith(".") and name.endswith(".tmp") and f".{fmt}." in name:
-            os.remove(os.path.join(folder, name))
-
-
-def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=None,
-                  fmt="png", resume=True, progress=None, max_memory=DEFAULT_MAX_MEMORY,
-                  registration="dis", overlap=TILE_OVERLAP, **kwargs):
-    """Super-resolve a video and write it: a folder of frames, or a video file.
-
-    Frames go to ``output`` one by one, each written atomically (temporary file in the
-    same folder, then ``os.replace``), so an interrupted run leaves only complete frames.
-    With ``resume`` (the default) frames already in ``output`` are not recomputed; since a
-    frame's window depends only on its index and the video length, the resumed result
-    equals an uninterrupted run. A video file is written as a whole (temporary file,
-    replaced at the end) and is always recomputed.
-
-    Parameters
-    ----------
-    source : str
-        Video file or folder of frames.
-    output : str
-        Folder of frames, or a file with a video extension (``.mp4``, ``.avi``, ...).
-    scale, window, start, end, max_memory, registration, overlap
-        As in :func:`reconstruct_video`.
-    bits : {8, 16}, optional
-        Sample depth of the frames written; default the input's (8 for video input).
-        Video files are 8-bit.
-    fmt : {"png", "tif", "tiff", "jpg"}
-        Format of the frames in a folder.
-    resume : bool
-        Skip frames whose output file exists.
-    progress : callable, optional
-        Called with ``(index, written)`` after each frame (``written`` False when
-        skipped); the first call is ``progress(None, n_todo)`` with the number of frames
-        of the run (0 when unknown).
-    **kwargs
-        Options of :func:`mfsr.reconstruct`.
-
-    Returns
-    -------
-    dict
-        ``{"written": [...], "skipped": [...], "output": output}``.
-
-    Raises
-    ------
-    ValueError
-        Bad arguments or input; a failing frame N raises with ``frame N`` and its name in
-        the message, after frames before N were written.
-    RuntimeError
-        A failure inside the reconstruction of frame N (message names the frame).
-    """
-    scale, window, start, end, max_memory, overlap = _check_options(
-        scale, window, start, end, max_memory, registration, overlap)
-    check_choice(fmt, "fmt", FRAME_FORMATS)
-    _check_kwargs(kwargs)
-    output = os.fspath(output)
-    as_video = is_video_path(output)
-    src, owned = _open(source)
-    try:
-        if bits is None:
-            bits = 16 if (src.dtype == np.uint16 and not as_video and fmt != "jpg") else 8
-        check_choice(bits, "bits", (8, 16))
-        if as_video and bits != 8:
-            raise ValueError("video files are written with 8 bits; use --bits 8 or a folder")
-        if bits == 16 and fmt == "jpg":
-            raise ValueError("JPEG cannot hold 16-bit samples; use png or tif")
-        if not as_video:
-            os.makedirs(output, exist_ok=True)
-            _remove_stale_temporaries(output, fmt)
-        last = min(len(src), end or len(src)) if len(src) else end  # estimate for progress
-        if src.length_known() and start >= len(src):
-            raise ValueError(f"start {start} is past the end of {src.path} ({len(src)} frames)")
-
-        def exists(i):
-            return os.path.exists(output_path(output, src, i, fmt))
-
-        todo = None if (as_video or not resume) else (lambda i: not exists(i))
-        if progress is not None:
-            n = (last or 0) - start if last else 0
-            if todo is not None and n:
-                n = sum(1 for i in range(start, start + n) if todo(i))
-            progress(None, n)
-        kwargs.update(backend=kwargs.get("backend", "auto"))
-        writer, written, skipped = None, [], []
-        frames = _iter_reconstruct(src, scale, window, start, end, todo, max_memory,
-                                   registration, overlap, kwargs)
-        index = start
-        try:
-            while True:
-                try:
-                    item = next(frames)
-                except StopIteration:
-                    break
-                except ValueError as exc:
-                    raise ValueError(f"frame {index} ({src.name(index)}): {exc}") from exc
-                except Exception as exc:
-                    raise RuntimeError(f"frame {index} ({src.name(index)}) failed: "
-                                       f"{type(exc).__name__}: {exc}") from exc
-                index, hr = item
-                if hr is None:
-                    skipped.append(index)
-                elif as_video:
-                    if writer is None:
-                        writer = VideoWriter(output, src.fps, (hr.shape[1], hr.shape[0]))
-                    writer.write(hr)
-                    written.append(index)
-                else:
-                    write_image(output_path(output, src, index, fmt), hr, bits)
-                    written.append(index)
-                if progress is not None:
-                    progress(index, hr is not None)
-                index += 1
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        if writer is not None:
-            writer.close()
-        return {"written": written, "skipped": skipped, "output": output}
-    finally:
-        if owned:
-            src.close()
-
-
-__all__ = ["reconstruct_video", "upscale_video", "window_indices", "compose_flows",
+__all__ = ["reconstruct_video", "window_indices", "compose_flows",
            "tile_grid", "reconstruct_tiled", "output_path", "luma_of"]

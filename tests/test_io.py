@@ -52,7 +52,7 @@ def test_write_is_atomic_when_replace_fails(tmp_path, rgb, monkeypatch):
     def fail(src, dst):
         raise OSError("disk went away")
 
-    monkeypatch.setattr(io.os, "replace", fail)
+    monkeypatch.setattr(io.images.os, "replace", fail)
     with pytest.raises(OSError, match="disk went away"):
         io.write_image(path, rgb[::-1])
     assert path.read_bytes() == before                 # old frame intact
@@ -86,16 +86,16 @@ def test_video_source_reads_all_frames_forwards_and_back(tmp_path, rgb):
 
 
 def test_video_writer_is_atomic(tmp_path, rgb):
-    w = io.VideoWriter(tmp_path / "o.avi", 5, (40, 32))
+    w = io.VideoWriter(tmp_path / "o.mp4", (40, 32), rate=5)
     w.write(rgb)
-    assert not (tmp_path / "o.avi").exists()           # only the hidden partial file
+    assert not (tmp_path / "o.mp4").exists()           # only the hidden partial file
     w.close()
-    assert _listing(tmp_path) == ["o.avi"]
-    w = io.VideoWriter(tmp_path / "p.avi", 5, (40, 32))
+    assert _listing(tmp_path) == ["o.mp4"]
+    w = io.VideoWriter(tmp_path / "p.mp4", (40, 32), rate=5)
     w.write(rgb)
     w.abort()
-    assert _listing(tmp_path) == ["o.avi"]
-    with io.FrameSource(tmp_path / "o.avi") as src:
+    assert _listing(tmp_path) == ["o.mp4"]
+    with io.FrameSource(tmp_path / "o.mp4") as src:
         assert src.read(0).shape == rgb.shape and src.read(1) is None
 
 

@@ -173,13 +173,16 @@ def test_sixteen_bit_and_video_output(lr_dir, tmp_path):
     res = mfsr.upscale_video(str(lr_dir), str(tmp_path / "t"), 2, 3, end=1, bits=16,
                              fmt="tif", **FAST)
     assert res["written"] == [0] and io.read_image(tmp_path / "t" / "0.tif").dtype == np.uint16
-    mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.avi"), 2, 3, end=3, **FAST)
-    assert os.listdir(tmp_path / "t") == ["0.tif"]
-    with io.FrameSource(tmp_path / "o.avi") as src:
+    res = mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.mp4"), 2, 3, end=3, **FAST)
+    assert res["encoded"] == 3 and os.listdir(tmp_path / "t") == ["0.tif"]
+    with io.FrameSource(tmp_path / "o.mp4") as src:
         assert src.shape == (64, 80, 3) and src.read(2) is not None and src.read(3) is None
-    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
-    with pytest.raises(ValueError, match="8 bits"):
-        mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.avi"), 2, bits=16)
+    # the frame folder behind the file is gone, and no temporary file is left
+    assert sorted(os.listdir(tmp_path)) == ["lr", "o.mp4", "t"]
+    with pytest.raises(ValueError, match="bits is for frame folders"):
+        mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.mp4"), 2, bits=16)
+    with pytest.raises(ValueError, match="video extension '.avi'"):
+        mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.avi"), 2)
 
 
 def test_failure_on_frame_n_keeps_earlier_frames(lr_dir, tmp_path, monkeypatch):

@@ -1,0 +1,18 @@
+"""Frames and video in and out.
+
+- :mod:`~mfsr.io.images`: still images and folders of frames (OpenCV), atomic writes;
+- :mod:`~mfsr.io.video_file`: video files on PyAV (FFmpeg): frame-accurate reading with
+  timestamps and colour tags, H.264/H.265 writing at 8 or 10 bits with the input's audio;
+- :mod:`~mfsr.io.ycbcr`: the Y'CbCr matrices and ranges of video;
+- :class:`FrameSource`: one reader over a video file or a folder.
+"""
+from .frames import FrameSource
+from .images import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video_path, list_frames,
+                     natural_key, read_image, to_integer_image, write_image)
+from .video_file import (CODECS, OUTPUT_CONTAINERS, PRESETS, VideoInfo, VideoReader,
+                         VideoWriter, normalise_codec)
+
+__all__ = ["FrameSource", "VideoReader", "VideoWriter", "VideoInfo", "read_image",
+           "write_image", "list_frames", "natural_key", "is_video_path", "to_integer_image",
+           "normalise_codec", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "OUTPUT_CONTAINERS",
+           "CODECS", "PRESETS"]
