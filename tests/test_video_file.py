@@ -54,7 +54,7 @@ def _scene(n, size=(64, 96)):
 
 
 def _make_input(path, frames, *, codec="libx265", bits=10, rate=Fraction(25), pts=None,
-                audio=True, tags=True):
+                audio=True, tags=True, options=None):
     """A test input made with PyAV alone (independent of mfsr's writer)."""
     h, w = frames[0].shape[:2]
     out = av.open(str(path), "w")
@@ -66,7 +66,7 @@ def _make_input(path, frames, *, codec="libx265", bits=10, rate=Fraction(25), pt
     opts = {"crf": "16"}
     if codec == "libx265":
         opts["x265-params"] = "log-level=error"
-    vs.options = opts
+    vs.options = dict(opts, **(options or {}))
     if tags:
         vs.codec_context.colorspace, vs.codec_context.color_range = 1, 1
         vs.codec_context.color_primaries, vs.codec_context.color_trc = 1, 1
@@ -107,14 +107,24 @@ def _decoded(path):
         return [r.read(k) for k in range(len(r))], r.info
 
 
-def test_reader_is_frame_accurate_in_any_order(tmp_path):
+# short GOPs with B-frames, closed (x264) and open (x265: CRA pictures whose leading
+# pictures are shown before them): seeks must land on the key frame before the target
+GOPS = {"h264-closed.mkv": ("libx264", {"g": "6", "bf": "3"}),
+        "h265-open.mp4": ("libx265", {"x265-params": "log-level=error:keyint=6:"
+                                                     "min-keyint=6:open-gop=1:bframes=3"})}
+
+
+@pytest.mark.parametrize("name", sorted(GOPS))
+def test_reader_is_frame_accurate_in_any_order(tmp_path, name):
     frames = _scene(40)
-    path = tmp_path / "in.mkv"
-    _make_input(path, frames, codec="libx264", bits=8, audio=False)
+    path = tmp_path / name
+    codec, options = GOPS[name]
+    _make_input(path, frames, codec=codec, bits=8, audio=False, options=options)
     with io.VideoReader(path) as r:
+        assert len(r._keys) == 7                       # frames 0, 6, ..., 36
         info = r.info
         forward = [r.read(k) for k in range(len(r))]
-        order = [31, 2, 17, 39, 0, 16, 16, 38]
+        order = [int(k) for k in np.random.default_rng(1).permutation(40)] + [16, 16]
         shuffled = [r.read(k) for k in order]
         assert r.read(40) is None
     assert info.frames == 40 and info.fps == 25 and info.bits == 8
@@ -232,3 +242,26 @@ def test_writer_rejects_bad_settings(tmp_path):
     with pytest.raises(ValueError, match="video extension '.avi'"):
         io.VideoWriter(tmp_path / "o.avi", (64, 64))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_y4m_input_is_read_at_random(tmp_path):
+    path = tmp_path / "a.y4m"
+    out = av.open(str(path), "w", format="yuv4mpegpipe")
+    s = out.add_stream("wrapped_avframe", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    for k in range(5):
+        planes = np.full((72, 64), 128, np.uint8)
+        planes[:48] = 30 + 40 * k                  # luma; chroma neutral
+        f = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        f.pts = k
+        for p in s.encode(f):
+            out.mux(p)
+    for p in s.encode():
+        out.mux(p)
+    out.close()
+    with io.FrameSource(path) as src:
+        assert len(src) == 5 and src.video.matrix == "bt601" and not src.video.matrix_tagged
+        # luma code 30 + 40 k, neutral chroma: grey (code - 16) / 219
+        for k in (4, 1, 3):
+            expected = np.clip(np.rint((30 + 40 * k - 16) / 219 * 255), 0, 255)
+            assert np.all(src.read(k) == expected)
