@@ -277,8 +277,9 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
         if as_video:
             indices = list(range(start, stop))
             paths = [output_path(folder, src, i, fmt) for i in indices]
-            result.update(encoded=encode_frames(paths, output, src, indices, encoding,
-                                                hdr, peak)["frames"])
+            encoded = encode_frames(paths, output, src, indices, encoding, hdr, peak)
+            result["encoded"] = encoded.pop("frames")
+            result.update(encoded)
             if not keep_frames:
                 for path in paths:
                     os.remove(path)

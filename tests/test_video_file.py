@@ -265,3 +265,56 @@ def test_y4m_input_is_read_at_random(tmp_path):
         for k in (4, 1, 3):
             expected = np.clip(np.rint((30 + 40 * k - 16) / 219 * 255), 0, 255)
             assert np.all(src.read(k) == expected)
+
+
+# ---- HDR10 output --------------------------------------------------------------------
+
+def _side_data(path):
+    with av.open(str(path)) as c:
+        frame = next(c.decode(c.streams.video[0]))
+        return {sd.type.name: bytes(sd) for sd in frame.side_data}
+
+
+@pytest.mark.parametrize("transfer,trc", [("pq", 16), ("hlg", 18)])
+def test_hdr10_output_is_tagged_and_its_light_levels_are_the_frames(tmp_path, transfer, trc):
+    from mfsr import hdr
+    src = tmp_path / "in.mp4"
+    _make_input(src, _scene(5), codec="libx264", bits=8, audio=False)
+    out = tmp_path / "hdr.mp4"
+    res = mfsr.upscale_video(str(src), str(out), 2, 3, hdr=transfer, keep_frames=True, **FAST)
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.name, cc.pix_fmt) == ("hevc", "yuv420p10le")
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (9, 9, trc)  # bt2020nc
+    side = _side_data(out)
+    assert "MASTERING_DISPLAY_METADATA" in side
+    max_cll, max_fall = np.frombuffer(side["CONTENT_LIGHT_LEVEL"], np.uint32)
+    # CTA-861.3 on the frames before encoding (the 16-bit frames the file was made from)
+    levels = hdr.LightLevels()
+    for path in sorted((tmp_path / "hdr.mp4.frames").iterdir()):
+        levels.update(hdr.decode(io.read_image(path) / 65535.0, transfer=transfer))
+    assert levels.frames == 5
+    assert abs(max_cll - levels.max_cll) <= 0.01 * levels.max_cll
+    assert abs(max_fall - levels.max_fall) <= 0.01 * levels.max_fall
+    np.testing.assert_allclose([res["max_cll"], res["max_fall"]], [levels.max_cll, levels.max_fall],
+                               rtol=1e-6)
+    # mastering display: BT.2020 green primary, D65 white, 1000 cd/m2 peak (AVRationals)
+    mdm = np.frombuffer(side["MASTERING_DISPLAY_METADATA"][:80], np.int32).reshape(-1, 2)
+    ratios = mdm[:, 0] / mdm[:, 1]
+    np.testing.assert_allclose(ratios[[2, 3, 6, 7, 9]], [0.170, 0.797, 0.3127, 0.3290, 1000],
+                               atol=1e-4)
+
+
+def test_diffuse_white_lands_at_203_nits_in_the_file(tmp_path):
+    from mfsr import hdr
+    lr = tmp_path / "flat"
+    lr.mkdir()
+    signal = hdr.DIFFUSE_WHITE ** (1 / 2.4)           # BT.1886: the level of diffuse white
+    for k in range(3):
+        io.write_image(lr / f"{k}.png", np.full((32, 40, 3), signal), bits=16)
+    out = tmp_path / "flat.mp4"
+    mfsr.upscale_video(str(lr), str(out), 2, 3, hdr="pq", **FAST)
+    frames, _ = _decoded(out)
+    nits = hdr.decode(frames[1][8:-8, 8:-8] / 65535.0, transfer="pq")
+    luminance = nits @ np.array([0.2627, 0.6780, 0.0593])
+    assert abs(np.median(luminance) - 203) <= 0.02 * 203
