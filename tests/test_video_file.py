@@ -318,3 +318,22 @@ def test_diffuse_white_lands_at_203_nits_in_the_file(tmp_path):
     nits = hdr.decode(frames[1][8:-8, 8:-8] / 65535.0, transfer="pq")
     luminance = nits @ np.array([0.2627, 0.6780, 0.0593])
     assert abs(np.median(luminance) - 203) <= 0.02 * 203
+
+
+def test_display_rotation_is_applied(tmp_path):
+    import struct
+    img = np.zeros((32, 64, 3), np.uint8)
+    img[:, :16] = 255                                   # a white band on the left
+    path = tmp_path / "plain.mp4"
+    _make_input(path, [img] * 2, codec="libx264", bits=8, audio=False)
+    blob = bytearray(path.read_bytes())
+    # the track header's matrix: identity -> 90 degrees clockwise (a phone held upright)
+    identity = struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    at = blob.index(identity, blob.index(b"tkhd"))
+    blob[at:at + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    (tmp_path / "rotated.mp4").write_bytes(blob)
+    with io.VideoReader(tmp_path / "rotated.mp4") as r:
+        frame = r.read(0)
+        assert (r.info.width, r.info.height, r.info.rotation) == (32, 64, 270)
+    assert frame.shape == (64, 32, 3)
+    assert frame[:12].min() > 200 and frame[20:].max() < 50   # the band is now on top
