@@ -68,7 +68,7 @@ def _upscale(args):
     if as_video:
         if bits not in (None, 8, 10):
             raise CommandError(f"--bits {bits}: a video file is 8 or 10 bits")
-        encoding = VideoEncoding(codec=args.codec or ("h265" if args.hdr else "h264"),
+        encoding = VideoEncoding(codec=args.codec,
                                  crf=args.crf, preset=args.preset, bits=bits or 8)
         bits = None
     else:

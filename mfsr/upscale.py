@@ -39,7 +39,7 @@ class VideoEncoding:
 
     Parameters
     ----------
-    codec : {"h264", "h265"}
+    codec : {"h264", "h265"}, optional
         Also ``x264``, ``avc``, ``x265``, ``hevc``. Default H.264, H.265 for HDR output.
     crf : int, optional
         Constant rate factor, 0-51 (default 18 for H.264, 20 for H.265: visually
@@ -50,20 +50,20 @@ class VideoEncoding:
         Sample depth (default 8; HDR output is always 10).
     """
 
-    codec: str = "h264"
+    codec: str = None
     crf: int = None
     preset: str = "medium"
     bits: int = 8
 
     def checked(self, hdr):
         """This encoding validated, with HDR's requirements (H.265, 10 bits) applied."""
-        codec = normalise_codec(self.codec)
+        codec = normalise_codec(self.codec or ("h265" if hdr else "h264"))
         check_choice(self.preset, "preset", PRESETS)
         check_choice(self.bits, "bits", VIDEO_BITS)
         if hdr is not None:
-            if codec != "h265" and self.codec != VideoEncoding.codec:
+            if codec != "h265":
                 raise ValueError(f"HDR10 output is H.265; got codec={self.codec!r}")
-            return replace(self, codec="h265", bits=10)
+            return replace(self, codec=codec, bits=10)
         return replace(self, codec=codec)
 
 
@@ -88,12 +88,73 @@ def _hdr_stage(hdr, peak):
     return to_hdr
 
 
-def _enhance_stage(enhance, source):
-    """``prepare(index, frame)`` applying temporally consistent enhancement, or None."""
-    if enhance == "off":
+class TemporalEnhancement:
+    """The enhancement of output frame ``t``: :func:`mfsr.enhance.temporal_params` over
+    the per-frame estimates of the LR frames ``t - radius .. t + radius``, applied to the
+    SR output.
+
+    Each LR frame is measured once, by a reader of its own (the job's reader keeps
+    moving forwards), and forgotten once behind the window; so the parameters of a frame
+    depend on its index alone, as resuming and distributed runs need. The correction is
+    applied after the reconstruction: measured on the enhancement benchmark it is as good
+    as before it (``docs/enhance.md``), and the codec detector and the noise estimate
+    then see the decoded frames as they are.
+
+    Parameters
+    ----------
+    path : str
+        The job's input (video file or folder).
+    radius : int
+        Frames on each side (:data:`mfsr.enhance.DEFAULT_RADIUS`).
+    """
+
+    def __init__(self, path, radius=None):
+        from . import enhance
+        self._enhance = enhance
+        self.radius = enhance.DEFAULT_RADIUS if radius is None else radius
+        self._source = FrameSource(path)
+        if len(self._source.shape) != 3:
+            self._source.close()
+            raise ValueError("enhance needs colour frames; the input is grey")
+        self._estimates, self._features = {}, {}
+
+    def _measure(self, j):
+        if j not in self._estimates:
+            frame = self._source.read(j)
+            self._estimates[j] = self._enhance.estimate(frame)
+            self._features[j] = self._enhance.shot_feature(frame)
+
+    def params(self, index):
+        """:class:`~mfsr.enhance.EnhanceParams` of output frame ``index``."""
+        lo, hi = max(0, index - self.radius), min(len(self._source) - 1, index + self.radius)
+        for j in [j for j in self._estimates if j < lo]:
+            del self._estimates[j], self._features[j]
+        for j in range(lo, hi + 1):
+            self._measure(j)
+        span = range(lo, hi + 1)
+        cuts = self._enhance.detect_cuts([self._features[j] for j in span])
+        return self._enhance.temporal_params([self._estimates[j] for j in span],
+                                             index - lo, radius=self.radius, cuts=cuts)
+
+    def __call__(self, index, hr):
+        return self._enhance.apply(np.clip(hr, 0, 1), self.params(index))
+
+    def close(self):
+        """Release the reader."""
+        self._source.close()
+
+
+def _finish_stage(enhancement, to_hdr):
+    """``finish(index, hr)``: the stages after the reconstruction, in order."""
+    if enhancement is None and to_hdr is None:
         return None
-    from .enhance import SequenceEnhancer
-    return SequenceEnhancer(source).prepare
+
+    def finish(index, hr):
+        if enhancement is not None:
+            hr = enhancement(index, hr)
+        return to_hdr(hr) if to_hdr is not None else hr
+
+    return finish
 
 
 def _hdr10_params(paths, transfer, peak):
@@ -269,10 +330,15 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
         stop = min(len(src), end) if end is not None else len(src)
         os.makedirs(folder, exist_ok=True)
         _remove_stale_temporaries(folder, fmt)
-        result = _write_frames(src, folder, scale, window, start, stop, bits, fmt,
-                               resume or as_video, progress, max_memory, registration,
-                               overlap, _enhance_stage(enhance, src), _hdr_stage(hdr, peak),
-                               kwargs)
+        enhancement = TemporalEnhancement(src.path) if enhance == "auto" else None
+        try:
+            result = _write_frames(src, folder, scale, window, start, stop, bits, fmt,
+                                   resume or as_video, progress, max_memory, registration,
+                                   overlap, _finish_stage(enhancement, _hdr_stage(hdr, peak)),
+                                   kwargs)
+        finally:
+            if enhancement is not None:
+                enhancement.close()
         result["output"] = output
         if as_video:
             indices = list(range(start, stop))
@@ -292,7 +358,7 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
 
 
 def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, progress,
-                  max_memory, registration, overlap, prepare, finish, kwargs):
+                  max_memory, registration, overlap, finish, kwargs):
     """Reconstruct frames ``start..stop-1`` into ``folder``; return written/skipped."""
 
     def todo(i):
@@ -307,7 +373,7 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
     kwargs = dict(kwargs, backend=kwargs.get("backend", "auto"))
     written, skipped = [], []
     frames = _iter_reconstruct(src, scale, window, start, stop, todo, max_memory,
-                               registration, overlap, kwargs, prepare=prepare)
+                               registration, overlap, kwargs)
     index = start
     while True:
         try:
@@ -324,7 +390,7 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
             skipped.append(index)
         else:
             if finish is not None:
-                hr = finish(hr)
+                hr = finish(index, hr)
             write_image(output_path(folder, src, index, fmt), hr, bits)
             written.append(index)
         if progress is not None:
@@ -333,5 +399,5 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
     return {"written": written, "skipped": skipped}
 
 
-__all__ = ["upscale_video", "encode_frames", "VideoEncoding", "HDR_TRANSFERS",
+__all__ = ["upscale_video", "encode_frames", "VideoEncoding", "TemporalEnhancement", "HDR_TRANSFERS",
            "ENHANCE_MODES", "FRAME_FORMATS"]

@@ -278,10 +278,9 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
 
 
 def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, registration,
-                      overlap, kwargs, stats=None, prepare=None):
+                      overlap, kwargs, stats=None):
     """Yield ``(index, hr)`` for output frames ``start..end-1`` (``hr`` is None for frames
-    ``todo(index)`` rejects). Holds only the LR frames of the current window. ``prepare``,
-    when given, maps ``(index, frame)`` to the frame reconstructed from (enhancement)."""
+    ``todo(index)`` rejects). Holds only the LR frames of the current window."""
     before = (window - 1) // 2
     after = window - 1 - before
     pairs = _PairMotion(registration)
@@ -298,8 +297,6 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
                 f = source.read(k)
                 if f is None:
                     break
-                if prepare is not None:
-                    f = prepare(k, f)
                 frames[k], luma[k] = f, luma_of(f)
             last = k
         if last is None or last < c:      # past the end of the video
