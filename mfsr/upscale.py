@@ -24,8 +24,8 @@ from ._validation import check_choice, check_float
 from .io import (FrameSource, VideoWriter, is_video_path, normalise_codec, read_image,
                  write_image)
 from .io.video_file import OUTPUT_CONTAINERS, PRESETS, VIDEO_BITS
-from .video import (DEFAULT_MAX_MEMORY, TILE_OVERLAP, _check_kwargs, _check_options,
-                    _iter_reconstruct, _open, output_path)
+from .video import (DEFAULT_MAX_MEMORY, TILE_OVERLAP, FrameFailure, _check_kwargs,
+                    _check_options, _iter_reconstruct, _open, output_path)
 
 FRAME_FORMATS = ("png", "tif", "tiff", "jpg")
 HDR_TRANSFERS = ("pq", "hlg")
@@ -65,6 +65,22 @@ class VideoEncoding:
                 raise ValueError(f"HDR10 output is H.265; got codec={self.codec!r}")
             return replace(self, codec=codec, bits=10)
         return replace(self, codec=codec)
+
+
+class FramesFailed(RuntimeError):
+    """Some output frames could not be made; all the others were written.
+
+    Attributes
+    ----------
+    result : dict
+        What :func:`upscale_video` returns, with ``"failed"``: ``{index: message}``.
+    """
+
+    def __init__(self, result):
+        self.result = result
+        failed = result["failed"]
+        super().__init__(f"{len(failed)} frame{'s' * (len(failed) > 1)} failed (the "
+                         f"others were written): " + "; ".join(failed.values()))
 
 
 def _remove_stale_temporaries(folder, fmt):
@@ -291,10 +307,12 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
     Raises
     ------
     ValueError
-        Bad arguments or input; a failing frame N raises with ``frame N`` and its name in
-        the message, after frames before N were written.
-    RuntimeError
-        A failure inside the reconstruction of frame N (message names the frame).
+        Bad arguments, unreadable input.
+    FramesFailed
+        Some frames could not be read or reconstructed: an unreadable input frame is left
+        out of the windows that hold it, its own output frame fails; every other frame is
+        written (a video file is then not encoded), and the exception lists the failed
+        frames with their errors (``.result["failed"]``).
     """
     scale, window, start, end, max_memory, overlap = _check_options(
         scale, window, start, end, max_memory, registration, overlap)
@@ -340,6 +358,8 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
             if enhancement is not None:
                 enhancement.close()
         result["output"] = output
+        if result["failed"]:
+            raise FramesFailed(result)
         if as_video:
             indices = list(range(start, stop))
             paths = [output_path(folder, src, i, fmt) for i in indices]
@@ -371,7 +391,7 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
             n = sum(1 for i in range(start, stop) if todo(i))
         progress(None, n)
     kwargs = dict(kwargs, backend=kwargs.get("backend", "auto"))
-    written, skipped = [], []
+    written, skipped, failed = [], [], {}
     frames = _iter_reconstruct(src, scale, window, start, stop, todo, max_memory,
                                registration, overlap, kwargs)
     index = start
@@ -388,16 +408,19 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
         index, hr = item
         if hr is None:
             skipped.append(index)
+        elif isinstance(hr, FrameFailure):
+            failed[index] = f"frame {index} ({src.name(index)}): {hr.error}"
         else:
             if finish is not None:
                 hr = finish(index, hr)
             write_image(output_path(folder, src, index, fmt), hr, bits)
             written.append(index)
         if progress is not None:
-            progress(index, hr is not None)
+            progress(index, hr is not None and not isinstance(hr, FrameFailure))
         index += 1
-    return {"written": written, "skipped": skipped}
+    return {"written": written, "skipped": skipped, "failed": failed}
 
 
-__all__ = ["upscale_video", "encode_frames", "VideoEncoding", "TemporalEnhancement", "HDR_TRANSFERS",
+__all__ = ["upscale_video", "encode_frames", "VideoEncoding", "TemporalEnhancement",
+           "FramesFailed", "HDR_TRANSFERS",
            "ENHANCE_MODES", "FRAME_FORMATS"]

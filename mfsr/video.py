@@ -127,45 +127,48 @@ def compose_flows(pair_flows, pair_confidence=None):
 
 
 class _PairMotion:
-    """Flows between consecutive LR frames, computed once each and dropped when no
-    longer needed: ``forward[i]`` maps frame i to i+1, ``backward[i]`` maps i+1 to i."""
+    """Flows between neighbouring readable LR frames, computed once each and dropped when
+    no longer needed: ``pair(a, b)`` holds the flows a -> b and b -> a (``b`` is the next
+    readable frame after ``a``: ``a + 1`` unless frames between could not be read)."""
 
     def __init__(self, method, confidence=True):
         self.estimate = ESTIMATORS[method]
         self.confidence = confidence
         self.pairs = {}
-        self.computed = []          # pair indices in the order they were estimated
+        self.computed = []          # first frames of the pairs, in the order estimated
 
-    def pair(self, i, luma):
-        if i not in self.pairs:
-            a, b = luma[i], luma[i + 1]
-            fwd, bwd = self.estimate(a, b), self.estimate(b, a)
+    def pair(self, a, b, luma):
+        if (a, b) not in self.pairs:
+            fwd, bwd = self.estimate(luma[a], luma[b]), self.estimate(luma[b], luma[a])
             if self.confidence:
                 cf = forward_backward_confidence(fwd, bwd)
                 cb = forward_backward_confidence(bwd, fwd)
             else:
-                cf = cb = np.ones(a.shape, np.float32)
-            self.pairs[i] = (np.asarray(fwd, np.float32), np.asarray(bwd, np.float32), cf, cb)
-            self.computed.append(i)
-        return self.pairs[i]
+                cf = cb = np.ones(luma[a].shape, np.float32)
+            self.pairs[a, b] = (np.asarray(fwd, np.float32), np.asarray(bwd, np.float32),
+                                cf, cb)
+            self.computed.append(a)
+        return self.pairs[a, b]
 
     def drop_before(self, i):
-        for j in [j for j in self.pairs if j < i]:
-            del self.pairs[j]
+        for key in [key for key in self.pairs if key[0] < i]:
+            del self.pairs[key]
 
     def motion(self, indices, ref, luma):
-        """Motion of frames ``indices`` to frame ``indices[ref]``."""
+        """Motion of frames ``indices`` (increasing) to frame ``indices[ref]``, composed
+        along the links between neighbours in ``indices``."""
         c = indices[ref]
         h, w = luma[c].shape
         flows = np.zeros((len(indices), h, w, 2), np.float32)
         conf = np.ones((len(indices), h, w), np.float32)
         for pos, k in enumerate(indices):
-            if k < c:    # k -> k+1 -> ... -> c: forward links
-                links = [self.pair(j, luma) for j in range(k, c)]
+            if pos < ref:    # k -> ... -> c: forward links
+                links = [self.pair(indices[j], indices[j + 1], luma) for j in range(pos, ref)]
                 flows[pos], conf[pos] = compose_flows([p[0] for p in links],
                                                       [p[2] for p in links])
-            elif k > c:  # k -> k-1 -> ... -> c: backward links
-                links = [self.pair(j, luma) for j in range(k - 1, c - 1, -1)]
+            elif pos > ref:  # k -> ... -> c: backward links
+                links = [self.pair(indices[j - 1], indices[j], luma)
+                         for j in range(pos, ref, -1)]
                 flows[pos], conf[pos] = compose_flows([p[1] for p in links],
                                                       [p[3] for p in links])
         return Motion(flows, conf, ref)
@@ -277,14 +280,35 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
     return out
 
 
+class FrameFailure:
+    """An output frame that could not be made: its index and the error, as one line.
+
+    Attributes
+    ----------
+    index : int
+    error : str
+    exception : BaseException
+    """
+
+    def __init__(self, index, exception):
+        self.index, self.exception = index, exception
+        self.error = f"{type(exception).__name__}: {exception}"
+
+    def __repr__(self):
+        return f"FrameFailure({self.index}, {self.error!r})"
+
+
 def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, registration,
                       overlap, kwargs, stats=None):
-    """Yield ``(index, hr)`` for output frames ``start..end-1`` (``hr`` is None for frames
-    ``todo(index)`` rejects). Holds only the LR frames of the current window."""
+    """Yield ``(index, hr)`` for output frames ``start..end-1``: ``hr`` is None for frames
+    ``todo(index)`` rejects, and a :class:`FrameFailure` for a frame that could not be
+    read or reconstructed. An unreadable frame is left out of the windows that hold it
+    (they are reconstructed from the rest, the flows linking its neighbours directly).
+    Holds only the LR frames of the current window."""
     before = (window - 1) // 2
     after = window - 1 - before
     pairs = _PairMotion(registration)
-    frames, luma = {}, {}
+    frames, luma, unreadable = {}, {}, {}
     c = start
     while end is None or c < end:
         for k in [k for k in frames if k < c - before]:   # drop what left the window
@@ -293,11 +317,16 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
         # read ahead until the window is full or the video ends
         last = None
         for k in range(max(0, c - before), c + after + 1):
-            if k not in frames:
-                f = source.read(k)
+            if k not in frames and k not in unreadable:
+                try:
+                    f = source.read(k)
+                except ValueError as exc:
+                    unreadable[k] = exc
+                    f = False
                 if f is None:
                     break
-                frames[k], luma[k] = f, luma_of(f)
+                if f is not False:
+                    frames[k], luma[k] = f, luma_of(f)
             last = k
         if last is None or last < c:      # past the end of the video
             if c == start:
@@ -307,25 +336,38 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
         # the window only looks `after` frames ahead, so `last + 1` frames stand for the
         # video's length whether or not it goes on
         indices, ref = window_indices(c, last + 1, window)
+        indices = [k for k in indices if k not in unreadable]
         if stats is not None:
             stats.setdefault("windows", {})[c] = list(indices)
             stats["max_held"] = max(stats.get("max_held", 0), len(frames))
         if todo is not None and not todo(c):
             yield c, None
+        elif c in unreadable:
+            yield c, FrameFailure(c, unreadable[c])
         else:
-            stack = np.stack([frames[k] for k in indices])
-            motion = pairs.motion(indices, ref, luma)
-            opts = dict(kwargs)
-            if opts.get("noise") is None:
-                opts["noise"] = estimate_noise(np.stack([luma[k] for k in indices]))
-            # one codec model per window, shared by its tiles like the noise level
-            opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
-            tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
-            if stats is not None:
-                stats["tiles"] = len(tiles)
-                stats["pairs"] = list(pairs.computed)
-            yield c, reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
+            try:
+                hr = _reconstruct_window(frames, luma, indices, indices.index(c), pairs,
+                                         scale, max_memory, overlap, kwargs, stats)
+            except Exception as exc:       # this frame fails; the job goes on
+                hr = FrameFailure(c, exc)
+            yield c, hr
         c += 1
+
+
+def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, overlap,
+                        kwargs, stats):
+    stack = np.stack([frames[k] for k in indices])
+    motion = pairs.motion(indices, ref, luma)
+    opts = dict(kwargs)
+    if opts.get("noise") is None:
+        opts["noise"] = estimate_noise(np.stack([luma[k] for k in indices]))
+    # one codec model per window, shared by its tiles like the noise level
+    opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
+    tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
+    if stats is not None:
+        stats["tiles"] = len(tiles)
+        stats["pairs"] = list(pairs.computed)
+    return reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
 
 
 def _check_options(scale, window, start, end, max_memory, registration, overlap):
@@ -409,7 +451,11 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
 
 def _frames_only(src, owned, items):
     try:
-        for _, hr in items:
+        for index, hr in items:
+            if isinstance(hr, FrameFailure):
+                kind = ValueError if isinstance(hr.exception, ValueError) else RuntimeError
+                raise kind(f"frame {index} ({src.name(index)}) failed: {hr.error}") \
+                    from hr.exception
             yield hr
     finally:
         if owned:
@@ -444,5 +490,5 @@ def output_path(output, source, index, fmt="png"):
     return os.path.join(output, f"{stem}.{fmt}")
 
 
-__all__ = ["reconstruct_video", "window_indices", "compose_flows",
+__all__ = ["reconstruct_video", "FrameFailure", "window_indices", "compose_flows",
            "tile_grid", "reconstruct_tiled", "output_path", "luma_of"]

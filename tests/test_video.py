@@ -185,7 +185,7 @@ def test_sixteen_bit_and_video_output(lr_dir, tmp_path):
         mfsr.upscale_video(str(lr_dir), str(tmp_path / "o.avi"), 2)
 
 
-def test_failure_on_frame_n_keeps_earlier_frames(lr_dir, tmp_path, monkeypatch):
+def test_a_failing_frame_does_not_stop_the_others(lr_dir, tmp_path, monkeypatch):
     calls = []
     real = video.reconstruct
 
@@ -197,18 +197,32 @@ def test_failure_on_frame_n_keeps_earlier_frames(lr_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(video, "reconstruct", flaky)
     out = tmp_path / "hr"
-    with pytest.raises(RuntimeError, match=r"frame 3 \(3\.png\) failed: FloatingPointError"):
+    with pytest.raises(mfsr.upscale.FramesFailed,
+                       match=r"1 frame failed .*frame 3 \(3\.png\): FloatingPointError: "
+                             r"solver blew up") as info:
         mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)
-    assert sorted(os.listdir(out)) == ["0.png", "1.png", "2.png"]
+    assert info.value.result["written"] == [0, 1, 2, 4, 5, 6, 7]
+    assert sorted(os.listdir(out)) == [f"{k}.png" for k in (0, 1, 2, 4, 5, 6, 7)]
+    monkeypatch.setattr(video, "reconstruct", real)
+    again = mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)   # resumes: only 3
+    assert again["written"] == [3] and not again["failed"]
 
 
-def test_corrupt_frame_stops_with_its_name(lr_dir, tmp_path):
+def test_a_corrupt_frame_is_left_out_of_its_neighbours_windows(lr_dir, tmp_path):
+    ref = tmp_path / "ref"
+    mfsr.upscale_video(str(lr_dir), str(ref), 2, 3, **FAST)
     (lr_dir / "5.png").write_bytes(b"garbage")
     out = tmp_path / "hr"
-    with pytest.raises(ValueError, match=r"5\.png: cannot decode"):
+    with pytest.raises(mfsr.upscale.FramesFailed,
+                       match=r"frame 5 \(5\.png\): ValueError: .*5\.png: cannot decode"):
         mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)
-    # frame 4's window (3..5) needs the corrupt file: frames 0..3 are complete
-    assert sorted(os.listdir(out)) == ["0.png", "1.png", "2.png", "3.png"]
+    assert sorted(os.listdir(out)) == [f"{k}.png" for k in (0, 1, 2, 3, 4, 6, 7)]
+    for k in (0, 1, 2, 3, 7):                  # windows without frame 5: as before
+        assert (out / f"{k}.png").read_bytes() == (ref / f"{k}.png").read_bytes()
+    for k in (4, 6):                           # windows 3..4 and 6..7: close to before
+        a = io.read_image(out / f"{k}.png").astype(float)
+        b = io.read_image(ref / f"{k}.png").astype(float)
+        assert 0 < np.abs(a - b).mean() < 2.0
 
 
 def test_argument_checks(lr_dir, tmp_path):
