@@ -78,6 +78,11 @@ def _upscale(args):
             if getattr(args, name) is not None:
                 raise CommandError(f"--{name} is for video output; OUTPUT is a folder")
         encoding = None
+    client = None
+    if args.cluster:
+        from . import distributed
+        client = distributed.connect(args.cluster)
+        distributed.print_dashboard(client, args.quiet)
     progress = _progress(args.quiet, "upscale")
     try:
         result = upscale_video(args.input, args.output, args.scale, args.window,
@@ -88,9 +93,12 @@ def _upscale(args):
                                peak=args.peak, keep_frames=args.keep_frames,
                                method=args.method, degradation=args.degradation,
                                backend=args.backend, color=args.color,
-                               codec=args.input_codec, **options)
+                               codec=args.input_codec, client=client, chunk=args.chunk,
+                               **options)
     finally:
         progress.close()
+        if client is not None:
+            distributed.close(client)
     if not args.quiet:
         what = (f"encoded {result['encoded']} frames into {args.output}" if as_video else
                 f"wrote {len(result['written'])} frames to {args.output}")
@@ -293,6 +301,12 @@ def build_parser():
                     help="keep the frame folder (OUTPUT.frames) a video file is encoded from")
     up.add_argument("--format", default="png", choices=("png", "tif", "tiff", "jpg"),
                     help="format of the frames in an output folder (default png)")
+    up.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="run on Dask: a scheduler address (tcp://host:8786) or local:N "
+                         "(N worker processes on this machine); input and output must be "
+                         "on storage every worker sees")
+    up.add_argument("--chunk", type=int, default=16,
+                    help="output frames per Dask task (default 16)")
     up.add_argument("--no-resume", dest="resume", action="store_false",
                     help="recompute frames that already exist in OUTPUT")
     up.add_argument("--quiet", action="store_true", help="no progress bar")

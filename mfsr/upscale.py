@@ -254,7 +254,8 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
 def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=None,
                   fmt="png", resume=True, progress=None, max_memory=DEFAULT_MAX_MEMORY,
                   registration="dis", overlap=TILE_OVERLAP, encoding=None, enhance="off",
-                  hdr=None, peak=1000.0, keep_frames=False, **kwargs):
+                  hdr=None, peak=1000.0, keep_frames=False, client=None, chunk=16,
+                  **kwargs):
     """Super-resolve a video and write it: a folder of frames, or a video file.
 
     The chain is decode -> enhance (optional) -> reconstruct -> HDR (optional) -> write.
@@ -294,6 +295,12 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
         Peak luminance of the HDR mapping, cd/m2 (default 1000).
     keep_frames : bool
         Keep the frame folder of a video file after encoding.
+    client : distributed.Client, optional
+        Run the frames as Dask tasks of ``chunk`` output frames each
+        (:mod:`mfsr.distributed`); input and output must be on storage the workers
+        see. The results are the same frames as a single-process run's.
+    chunk : int
+        Output frames per Dask task (default 16).
     **kwargs
         Options of :func:`mfsr.reconstruct` (``method``, ``degradation``, ``codec`` for
         the input's compression, ...).
@@ -348,15 +355,21 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
         stop = min(len(src), end) if end is not None else len(src)
         os.makedirs(folder, exist_ok=True)
         _remove_stale_temporaries(folder, fmt)
-        enhancement = TemporalEnhancement(src.path) if enhance == "auto" else None
-        try:
-            result = _write_frames(src, folder, scale, window, start, stop, bits, fmt,
-                                   resume or as_video, progress, max_memory, registration,
-                                   overlap, _finish_stage(enhancement, _hdr_stage(hdr, peak)),
-                                   kwargs)
-        finally:
-            if enhancement is not None:
-                enhancement.close()
+        if client is not None:
+            from .distributed import write_frames
+            if not (resume or as_video):
+                raise ValueError("a distributed job always resumes (resume=False is for "
+                                 "single-process runs)")
+            result = write_frames(
+                client, os.path.abspath(src.path), os.path.abspath(folder), scale, window,
+                start, stop, lambda i: os.path.exists(output_path(folder, src, i, fmt)),
+                progress, chunk=chunk, bits=bits, fmt=fmt, enhance=enhance, hdr=hdr,
+                peak=peak, max_memory=max_memory, registration=registration,
+                overlap=overlap, **kwargs)
+        else:
+            result = _write_local(src, folder, scale, window, start, stop, bits, fmt,
+                                  resume or as_video, progress, max_memory, registration,
+                                  overlap, enhance, hdr, peak, kwargs)
         result["output"] = output
         if result["failed"]:
             raise FramesFailed(result)
@@ -375,6 +388,19 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
     finally:
         if owned:
             src.close()
+
+
+def _write_local(src, folder, scale, window, start, stop, bits, fmt, resume, progress,
+                 max_memory, registration, overlap, enhance, hdr, peak, kwargs):
+    """The frames of this process's job, through its stages."""
+    enhancement = TemporalEnhancement(src.path) if enhance == "auto" else None
+    try:
+        return _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume,
+                             progress, max_memory, registration, overlap,
+                             _finish_stage(enhancement, _hdr_stage(hdr, peak)), kwargs)
+    finally:
+        if enhancement is not None:
+            enhancement.close()
 
 
 def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, progress,

@@ -1,0 +1,203 @@
+"""Beyond one machine: the upscaling job as Dask tasks.
+
+A thin layer above :func:`mfsr.upscale_video`: the output frame range is cut into chunks,
+and each chunk is one Dask task that calls the single-machine job on its range
+(``upscale_video(source, folder, start=a, end=b, resume=True, ...)``). A task reads its
+own frames, plus the window's context on both sides, from the input (frame-accurate
+seeks in a video file, or files of a folder): no pixels go through the scheduler, so the
+input and the output folder must be on storage every worker sees (a shared filesystem).
+Each frame is written atomically; a rerun, or Dask's rerun of a task whose worker died,
+skips the frames already there, whichever worker wrote them.
+
+Results do not depend on the chunking or the number of workers:
+
+- an output frame is a function of its index alone: its window is fixed by the index and
+  the video's length, and its motion is composed from flows between neighbouring frames,
+  each computed from those two frames only, so a chunk border recomputes the same flows
+  (``window - 1`` pairs per border) rather than changing them;
+- the Numba kernels split their work into partitions that depend on the problem size,
+  not on the thread count, and OpenCV's DIS flow gives the same field for any thread
+  count; so a worker's thread count changes its speed, not its frames.
+
+Nothing below this module knows Dask; ``import mfsr`` works without it
+(``pip install "mfsr[dask]"``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ._validation import check_int
+
+DEFAULT_CHUNK = 16          # output frames per task
+
+
+def chunk_ranges(start, stop, size):
+    """``[(a, b), ...]`` covering ``start .. stop - 1`` in runs of ``size`` frames.
+
+    Parameters
+    ----------
+    start, stop : int
+    size : int
+
+    Returns
+    -------
+    list of tuple
+
+    Examples
+    --------
+    >>> chunk_ranges(0, 10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    size = check_int(size, "chunk", minimum=1)
+    return [(a, min(a + size, stop)) for a in range(start, stop, size)]
+
+
+def connect(cluster):
+    """A ``dask.distributed.Client`` for ``"local:N"`` (a LocalCluster of N worker
+    processes, one task at a time each) or a scheduler address (``tcp://host:8786``).
+
+    Parameters
+    ----------
+    cluster : str
+
+    Returns
+    -------
+    distributed.Client
+        Closing it also closes a LocalCluster it started.
+
+    Raises
+    ------
+    ImportError
+        Dask's distributed scheduler is not installed (``pip install "mfsr[dask]"``).
+    ValueError
+        ``local:N`` with N not a positive integer.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:   # pragma: no cover - depends on the environment
+        raise ImportError('--cluster needs Dask: pip install "mfsr[dask]"') from exc
+    if cluster.startswith("local:"):
+        try:
+            n = int(cluster[len("local:"):])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"cluster {cluster!r}: local:N needs N >= 1 worker processes")
+        threads = max(1, (os.cpu_count() or 1) // n)
+        local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                             dashboard_address=":0", env=_thread_env(threads))
+        client = Client(local)
+        client._mfsr_cluster = local          # closed with the client (see close())
+        return client
+    return Client(cluster)
+
+
+def _thread_env(threads):
+    """Environment of worker processes: kernels use ``threads`` threads each, so that N
+    workers on one machine do not oversubscribe its cores."""
+    return {name: str(threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                           "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def close(client):
+    """Close a client made by :func:`connect` (and its LocalCluster)."""
+    cluster = getattr(client, "_mfsr_cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _run_chunk(source, folder, scale, window, start, end, options):
+    """One task: the single-machine job on frames ``start .. end - 1``."""
+    from .upscale import FramesFailed, upscale_video
+    try:
+        result = upscale_video(source, folder, scale, window, start=start, end=end,
+                               resume=True, **options)
+    except FramesFailed as exc:
+        result = exc.result
+    return {k: result[k] for k in ("written", "skipped", "failed")}
+
+
+def write_frames(client, source, folder, scale, window, start, stop, exists, progress,
+                 chunk=DEFAULT_CHUNK, poll=0.5, **options):
+    """Run the job's frames ``start .. stop - 1`` as Dask tasks writing to ``folder``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    source : str
+        Input path, as the workers see it.
+    folder : str
+        Output frame folder, as the workers see it.
+    scale, window : int
+    start, stop : int
+    exists : callable
+        ``exists(index)``: the frame is already in ``folder`` (skipped; chunks whose
+        frames all exist are not submitted).
+    progress : callable or None
+        ``progress(None, n_todo)`` first, then ``progress(index, True)`` for each frame
+        that appears in ``folder``, whichever worker wrote it.
+    chunk : int
+        Output frames per task.
+    poll : float
+        Seconds between looks at ``folder`` for progress.
+    **options
+        Options of :func:`mfsr.upscale_video` for the frames (``bits``, ``fmt``,
+        ``enhance``, ``hdr``, ``peak``, reconstruction options).
+
+    Returns
+    -------
+    dict
+        ``{"written": [...], "skipped": [...], "failed": {index: message}}``; a task that
+        failed as a whole (its worker kept dying) marks its frames not written as failed.
+    """
+    todo = [i for i in range(start, stop) if not exists(i)]
+    skipped = [i for i in range(start, stop) if i not in set(todo)]
+    ranges = [(a, b) for a, b in chunk_ranges(start, stop, chunk)
+              if any(not exists(i) for i in range(a, b))]
+    if progress is not None:
+        progress(None, len(todo))
+    futures = [client.submit(_run_chunk, source, folder, scale, window, a, b, options,
+                             key=f"mfsr-chunk-{a}-{b}-{time.time_ns()}", pure=False)
+               for a, b in ranges]
+    pending, seen = set(todo), set()
+    while True:
+        finished = all(f.done() for f in futures)
+        for i in sorted(pending):
+            if exists(i):
+                pending.discard(i)
+                seen.add(i)
+                if progress is not None:
+                    progress(i, True)
+        if finished:
+            break
+        time.sleep(poll)
+    written, failed = sorted(seen), {}
+    for (a, b), future in zip(ranges, futures):
+        if future.status == "error":
+            exc = future.exception()
+            for i in range(a, b):
+                if i in pending:
+                    failed[i] = (f"frame {i}: task for frames {a}..{b - 1} failed: "
+                                 f"{type(exc).__name__}: {exc}")
+        else:
+            failed.update(future.result()["failed"])
+    return {"written": written, "skipped": skipped, "failed": dict(sorted(failed.items()))}
+
+
+def dashboard_message(client):
+    """One line with the Dask dashboard's address, for people watching the job."""
+    link = getattr(client, "dashboard_link", None)
+    return f"Dask dashboard: {link}" if link else "Dask: no dashboard"
+
+
+def print_dashboard(client, quiet=False):
+    """Print :func:`dashboard_message` on stderr unless ``quiet``."""
+    if not quiet:
+        print(dashboard_message(client), file=sys.stderr)
+
+
+__all__ = ["connect", "close", "write_frames", "chunk_ranges", "DEFAULT_CHUNK",
+           "dashboard_message"]
