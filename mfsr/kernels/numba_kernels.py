@@ -8,9 +8,18 @@ on which the registry falls back to the reference.
 How the kernels are written:
 
 - ``parallel=True`` over output rows (or over one contiguous chunk of rows per thread
-  where a thread needs a scratch row or its own accumulator); every output element is
-  written by exactly one thread, so results do not depend on scheduling. Scatters (the
-  bilinear splat) go to one accumulator image per thread, summed at the end.
+  where a thread needs a scratch row); every output element is written by exactly one
+  thread with the same operations whatever the chunk bounds, so results do not depend
+  on scheduling.
+- Results do not depend on the number of threads, bit for bit (a job gives the same
+  output on any machine or Dask worker). Where the split of the work sets the order
+  of a floating-point sum, the split depends on the problem size alone, ``prange``
+  hands the partitions to the threads, and the partial results are combined in a fixed
+  order: the scatters (the bilinear splat of the warp adjoints) go to one accumulator
+  image per partition, ``min(PARTITIONS, rows)`` of them, summed in partition order; the
+  prior values are summed per row, the data values per block of ``REDUCE_BLOCK``
+  elements. The thread count only decides how many chunks the gathers are cut into,
+  which changes no result (``tests/test_kernel_determinism.py``).
 - Arithmetic stays in the array's dtype (float32 by default; the weights are cast to
   it), in the same order as the reference where that is cheap. Sums of many terms (the
   prior and data values) accumulate in float64. ``fastmath`` is not used: the kernels
@@ -20,7 +29,7 @@ How the kernels are written:
   reused by later processes; the first call of each kernel and dtype in a fresh
   environment pays the compile (see ``benchmarks/speed.py``, which reports it).
 - Inputs other than C-contiguous float32 / float64 NumPy arrays go to the reference.
-- Scratch arrays (per-thread accumulators, intermediate rows) are kept per thread of the
+- Scratch arrays (splat accumulators, intermediate rows) are kept per thread of the
   caller and reused between calls of the same shape, so a solver loop does not page in
   fresh memory for them at every iteration.
 """
@@ -43,6 +52,19 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _JIT = {"cache": True, "nogil": True}
 _PAR = {"parallel": True, **_JIT}
 _local = threading.local()
+
+# Splat partitions (accumulator images) of the warp adjoints: up to PARTITIONS threads
+# splat at once, whatever the machine, and the result is the same on all of them (more
+# threads than PARTITIONS do not speed the splat up). Memory: PARTITIONS - 1 HR images of
+# workspace (the first partition splats into the output), kept per calling thread:
+# 7 x 4 x H x W bytes in float32, 26 MB for a 1280x720 HR image, 232 MB for 3840x2160
+# (before: one per thread beyond the first; 1 image on a 2-thread machine, 15 on a
+# 16-thread one). Per call, only the rows a partition's splats reach (its band of rows
+# and the motion margin) are zeroed and summed, so the memory traffic of a call stays
+# near one image however many partitions there are.
+PARTITIONS = 8
+# Elements per partial sum of the data term (a size-only split of the reduction).
+REDUCE_BLOCK = 8192
 
 
 def _fast(*arrays):
@@ -74,8 +96,14 @@ def _threads():
 
 
 def _chunks(n):
-    """Number of contiguous chunks (one per thread) to split ``n`` rows into."""
+    """Number of contiguous chunks (one per thread) to split ``n`` rows into; only for
+    kernels whose results do not depend on the chunk bounds (pure scheduling)."""
     return max(1, min(int(n), _threads()))
+
+
+def _partitions(n):
+    """Splat partitions for ``n`` rows of work: a function of the problem size only."""
+    return max(1, min(int(n), PARTITIONS))
 
 
 def _warp_args(index, wy, wx, n):
@@ -121,27 +149,79 @@ def _warp_forward(f, index, wy, wx, W, out):
         out[p] = _bilerp(f, index[p], W, wy[p], wx[p])
 
 
+# The splat adjoints: partition t of P (a contiguous range of work rows) splats into its
+# own accumulator, ``out`` for t = 0, ``extra[t - 1]`` else, and the accumulators are summed
+# row by row in partition order: the same operations in the same order for any number of
+# threads. An accumulator is zeroed lazily, over the band of rows its splats reach
+# (``band[t] = [first, end)``, kept contiguous), and only rows inside a band are summed: a
+# partition of rows reaches those rows and the motion margin, not the whole image.
+
+@njit(inline="always")
+def _splat_rows(ik, W):
+    """HR rows ``[r0, r1)`` the splats of these table entries write (top-left neighbour
+    ``ik`` and the row below)."""
+    lo = hi = ik[0]
+    for q in range(1, ik.size):
+        v = ik[q]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo // W, hi // W + 2
+
+
+@njit(inline="always")
+def _cover(buf, W, band, t, r0, r1):
+    """Zero the rows of ``buf`` (flat, width ``W``) in ``[r0, r1)`` that band ``t`` does not
+    cover yet, and widen the band to cover them."""
+    lo, hi = band[t, 0], band[t, 1]
+    if lo >= hi:
+        buf[r0 * W: r1 * W] = 0
+        band[t, 0], band[t, 1] = r0, r1
+        return
+    if r0 < lo:
+        buf[r0 * W: lo * W] = 0
+        band[t, 0] = r0
+    if r1 > hi:
+        buf[hi * W: r1 * W] = 0
+        band[t, 1] = r1
+
+
 @njit(**_PAR)
-def _reduce_into(out, extra):
-    """``out += sum(extra, axis=0)`` in parallel."""
-    m = extra.shape[0]
-    for p in prange(out.size):
-        s = out[p]
-        for t in range(m):
-            s += extra[t, p]
-        out[p] = s
+def _reduce_bands(out, extra, band, W):
+    """``out = sum_t accumulator_t`` row by row, in partition order, over the rows each
+    accumulator's band covers (``out`` is accumulator 0; rows no band covers are 0)."""
+    H = out.size // W
+    P = band.shape[0]
+    for r in prange(H):
+        lo, hi = r * W, (r + 1) * W
+        dst = out[lo:hi]
+        have = band[0, 0] <= r < band[0, 1]
+        for t in range(1, P):
+            if band[t, 0] <= r < band[t, 1]:
+                src = extra[t - 1, lo:hi]
+                if have:
+                    for q in range(W):
+                        dst[q] += src[q]
+                else:
+                    dst[:] = src
+                    have = True
+        if not have:
+            dst[:] = 0
 
 
 @njit(**_PAR)
 def _warp_adjoint(v, index, wy, wx, W, out, extra):
-    n = v.size
-    T = extra.shape[0] + 1
-    for t in prange(T):
+    H = v.size // W
+    P = extra.shape[0] + 1
+    band = np.zeros((P, 2), np.int64)
+    for t in prange(P):
         buf = out if t == 0 else extra[t - 1]
-        buf[:] = 0
-        for p in range(t * n // T, (t + 1) * n // T):
-            _splat(buf, index[p], W, v[p], wy[p], wx[p])
-    _reduce_into(out, extra)
+        for i in range(t * H // P, (t + 1) * H // P):
+            lo, hi = i * W, (i + 1) * W
+            r0, r1 = _splat_rows(index[lo:hi], W)
+            _cover(buf, W, band, t, r0, r1)
+            for p in range(lo, hi):
+                _splat(buf, index[p], W, v[p], wy[p], wx[p])
+    _reduce_bands(out, extra, band, W)
 
 
 def warp_forward(x, index, wy, wx):
@@ -156,14 +236,14 @@ def warp_forward(x, index, wy, wx):
 
 
 def warp_adjoint(y, index, wy, wx):
-    """Bilinear splat (one accumulator per thread); see
+    """Bilinear splat (one accumulator per partition of rows, :data:`PARTITIONS`); see
     :func:`mfsr.kernels.reference.warp_adjoint`."""
     if not _fast(y) or y.ndim != 2:
         return reference.warp_adjoint(y, index, wy, wx)
     y = np.ascontiguousarray(y)
     index, wy, wx = _warp_args(index, wy, wx, y.size)
     out = np.empty_like(y)
-    extra = _workspace("splat", (_threads() - 1, y.size), y.dtype)
+    extra = _workspace("splat", (_partitions(y.shape[0]) - 1, y.size), y.dtype)
     _warp_adjoint(y.ravel(), index, wy, wx, y.shape[1], out.ravel(), extra)
     return out
 
@@ -428,19 +508,19 @@ def _wbd_forward(f, W, index, wy, wx, identity, rows, wr, cols, wc, out, T, R):
 @njit(**_PAR)
 def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out, extra, R):
     """``out = sum_k W_k^T (S_y^T y_k S_x)``; the ring holds LR rows expanded to width W;
-    each HR row is splatted into the thread's accumulator (``out`` for the first
-    thread), and the accumulators are summed at the end."""
+    each HR row is splatted into its partition's accumulator (``out`` for the first),
+    and the accumulators are summed at the end (see :func:`_reduce_bands`)."""
     K, h, w = y.shape
     H = rows_t.shape[0]
     n = K * H
-    T = extra.shape[0] + 1
-    for t in prange(T):
+    P = extra.shape[0] + 1
+    band = np.zeros((P, 2), np.int64)
+    for t in prange(P):
         buf = out if t == 0 else extra[t - 1]
-        buf[:] = 0
         ring = np.empty((R * K, W), y.dtype)
         tags = np.full(R * K, -1, np.int64)
         z = np.empty(W, y.dtype)
-        for row_frame in range(t * n // T, (t + 1) * n // T):
+        for row_frame in range(t * n // P, (t + 1) * n // P):
             p, k = row_frame // K, row_frame % K
             first = True
             for m in range(rows_t.shape[1]):
@@ -456,13 +536,16 @@ def _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr_t, cols_t, wc_t, out,
                 first = False
             lo, hi = p * W, (p + 1) * W
             if identity[k]:
+                _cover(buf, W, band, t, p, p + 1)
                 dst = buf[lo:hi]
                 for q in range(W):
                     dst[q] += z[q]
             else:
                 ik, yk, xk = index[k], wy[k], wx[k]
+                r0, r1 = _splat_rows(ik[lo:hi], W)
+                _cover(buf, W, band, t, r0, r1)
                 _splat_row(buf, ik[lo:hi], yk[lo:hi], xk[lo:hi], W, z)
-    _reduce_into(out, extra)
+    _reduce_bands(out, extra, band, W)
 
 
 @njit(inline="always")
@@ -578,7 +661,7 @@ def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weig
     y = np.ascontiguousarray(y)
     rows_t, wr = _ell(rows_t, row_weights_t, y.shape[1], y.dtype, "rows_t")
     cols_t, wc = _ell(cols_t, col_weights_t, y.shape[2], y.dtype, "cols_t")
-    extra = _workspace("splat", (_threads() - 1, H * W), y.dtype)
+    extra = _workspace("splat", (_partitions(K * H) - 1, H * W), y.dtype)
     out = np.empty((H, W), y.dtype) if out is None else _check_out(out, (H, W), y.dtype)
     _wbd_adjoint(y, W, index, wy, wx, identity, rows_t, wr, cols_t, wc, out.ravel(), extra,
                  _ring_size(rows_t, wr, 1))
@@ -657,6 +740,8 @@ def _pairwise_rows(pen, x, dys, dxs, ws, k, g, totals, lo, hi):
 
 @njit(**_PAR)
 def _pairwise_prior(x, dys, dxs, ws, kind, k, g, totals, T):
+    """``T`` chunks of rows; the value summed per row into ``totals[i]``, so neither it nor
+    the gradient depends on ``T``."""
     H = x.shape[0]
     for t in prange(T):
         lo, hi = t * H // T, (t + 1) * H // T
@@ -687,10 +772,11 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
 
 
 @njit(**_PAR)
-def _tv_prior(x, eps, eps2, g, totals):
-    """Bands of rows per thread; ``py`` of the row above kept in a scratch row."""
+def _tv_prior(x, eps, eps2, g, totals, T):
+    """``T`` bands of rows; ``py`` of the row above kept in a scratch row (recomputed, with
+    the same operations, at the top of a band); the value summed per row into
+    ``totals[i]``, so neither depends on ``T``."""
     H, W = x.shape
-    T = totals.size
     zero = eps - eps
     for t in prange(T):
         lo, hi = t * H // T, (t + 1) * H // T
@@ -701,14 +787,14 @@ def _tv_prior(x, eps, eps2, g, totals):
                 gx = x[lo - 1, j + 1] - x[lo - 1, j] if j < W - 1 else zero
                 gy = x[lo, j] - x[lo - 1, j]
                 py_up[j] = gy / np.sqrt(gx * gx + gy * gy + eps2)
-        band = 0.0
         for i in range(lo, hi):
             px_left = zero
+            row = 0.0
             for j in range(W):
                 gx = x[i, j + 1] - x[i, j] if j < W - 1 else zero
                 gy = x[i + 1, j] - x[i, j] if i < H - 1 else zero
                 mag = np.sqrt(gx * gx + gy * gy + eps2)
-                band += mag - eps
+                row += mag - eps
                 px = gx / mag
                 py[j] = gy / mag
                 v = -(px + py[j])
@@ -719,7 +805,7 @@ def _tv_prior(x, eps, eps2, g, totals):
                 g[i, j] = v
                 px_left = px
             py_up, py = py, py_up
-        totals[t] = band
+            totals[i] = row
 
 
 def tv_prior(x, eps, out=None):
@@ -729,8 +815,8 @@ def tv_prior(x, eps, out=None):
     x = np.ascontiguousarray(x)
     t = x.dtype.type
     g = np.empty_like(x) if out is None else _check_out(out, x.shape, x.dtype)
-    totals = np.empty(min(x.shape[0], 4 * _threads()))
-    _tv_prior(x, t(eps), t(float(eps) ** 2), g, totals)
+    totals = np.empty(x.shape[0])
+    _tv_prior(x, t(eps), t(float(eps) ** 2), g, totals, min(x.shape[0], 4 * _threads()))
     return float(totals.sum()), g
 
 
@@ -747,10 +833,11 @@ def _fidelity(pen, k, gain, ax, y, c, r, g):
 
 
 @njit(**_PAR)
-def _data_fidelity(ax, y, c, kind, k, gain, r, g, totals):
-    n, T = ax.size, totals.size
-    for t in prange(T):
-        lo, hi = t * n // T, (t + 1) * n // T
+def _data_fidelity(ax, y, c, kind, k, gain, r, g, totals, B):
+    """One partial sum per block of ``B`` elements (a split by size alone)."""
+    n = ax.size
+    for t in prange(totals.size):
+        lo, hi = t * B, min((t + 1) * B, n)
         a, b, c_, r_, g_ = ax[lo:hi], y[lo:hi], c[lo:hi], r[lo:hi], g[lo:hi]
         if kind == 0:
             totals[t] = _fidelity(_quadratic, k, gain, a, b, c_, r_, g_)
@@ -769,9 +856,9 @@ def data_fidelity(ax, y, c, kind, param, gain):
     c = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=ax.dtype), ax.shape))
     ax, y = np.ascontiguousarray(ax), np.ascontiguousarray(y)
     r, g = np.empty_like(ax), np.empty_like(ax)
-    totals = np.empty(_chunks(ax.size))
+    totals = np.empty(max(1, -(-ax.size // REDUCE_BLOCK)))
     _data_fidelity(ax.ravel(), y.ravel(), c.ravel(), code, k, ax.dtype.type(gain), r.ravel(),
-                   g.ravel(), totals)
+                   g.ravel(), totals, REDUCE_BLOCK)
     return float(gain) * float(totals.sum()), r, g
 
 
