@@ -41,6 +41,29 @@ _RANGE_TAG = {"tv": 1, "pc": 2}
 # mfsr.degradation.compression); such frames are refused rather than risked
 _X265_MIN_SIZE = 64
 _MP4_SUBTITLES = ("mov_text",)
+# The AVX-512 code of the libx264 in PyAV's wheels reads memory it has not written: on a
+# CPU with AVX-512 the same frames encode to different streams from run to run (3
+# outcomes in 8 encodes, measured), which would break "a resumed or distributed job
+# decodes to the same frames". x264's other SIMD paths are deterministic and agree with
+# each other, so x264 is told the CPU's features less AVX-512 (cpuinfo flag -> x264 name).
+_X264_FLAGS = (("sse", "MMX2"), ("sse", "SSE"), ("sse2", "SSE2"), ("sse2", "SSE2Fast"),
+               ("pni", "SSE3"), ("ssse3", "SSSE3"), ("sse4_1", "SSE4"), ("sse4_2", "SSE4.2"),
+               ("avx", "AVX"), ("fma", "FMA3"), ("bmi1", "BMI1"), ("bmi2", "BMI2"),
+               ("avx2", "AVX2"), ("abm", "LZCNT"))
+
+
+def _x264_asm():
+    """x264's ``asm=`` value without AVX-512, or None where AVX-512 is absent (or the CPU's
+    flags cannot be read: x264's own detection is then used)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            line = next(l for l in fh if l.startswith("flags"))
+    except (OSError, StopIteration):
+        return None
+    flags = set(line.split(":", 1)[1].split())
+    if "avx512f" not in flags:
+        return None
+    return ",".join(name for flag, name in _X264_FLAGS if flag in flags)
 
 
 def _open_error(path, exc):
@@ -482,6 +505,8 @@ class VideoWriter:
                 stream.codec_tag = "hvc1"        # what Apple players want in mp4/mov
             elif x265_params:
                 raise ValueError("x265_params needs codec='h265'")
+            elif _x264_asm():
+                options["x264-params"] = f"asm={_x264_asm()}"
             stream.options = options
             self._stream = stream
             self._side = _SideStreams(self._container, ext, copy_from, copy_window)
