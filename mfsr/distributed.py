@@ -111,13 +111,8 @@ def close(client):
 
 def _run_chunk(source, folder, scale, window, start, end, options):
     """One task: the single-machine job on frames ``start .. end - 1``."""
-    from .upscale import FramesFailed, upscale_video
-    try:
-        result = upscale_video(source, folder, scale, window, start=start, end=end,
-                               resume=True, **options)
-    except FramesFailed as exc:
-        result = exc.result
-    return {k: result[k] for k in ("written", "skipped", "failed")}
+    from .upscale import run_frames
+    return run_frames(source, folder, scale, window, start, end, **options)
 
 
 def write_frames(client, source, folder, scale, window, start, stop, exists, progress,

@@ -390,6 +390,26 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
             src.close()
 
 
+def run_frames(source, folder, scale, window, start, end, *, bits, fmt="png", enhance="off",
+               hdr=None, peak=1000.0, max_memory=DEFAULT_MAX_MEMORY, registration="dis",
+               overlap=TILE_OVERLAP, **kwargs):
+    """Frames ``start .. end - 1`` of a job into an existing folder, skipping those there:
+    the body of one distributed task (:mod:`mfsr.distributed`).
+
+    Unlike :func:`upscale_video` it leaves other writers' temporary files alone (other
+    tasks write into the same folder) and reports failed frames instead of raising.
+
+    Returns
+    -------
+    dict
+        ``{"written": [...], "skipped": [...], "failed": {index: message}}``.
+    """
+    with FrameSource(source) as src:
+        return _write_local(src, folder, scale, window, start, min(end, len(src)), bits, fmt,
+                            True, None, max_memory, registration, overlap, enhance, hdr, peak,
+                            kwargs)
+
+
 def _write_local(src, folder, scale, window, start, stop, bits, fmt, resume, progress,
                  max_memory, registration, overlap, enhance, hdr, peak, kwargs):
     """The frames of this process's job, through its stages."""
@@ -448,5 +468,5 @@ def _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume, pr
 
 
 __all__ = ["upscale_video", "encode_frames", "VideoEncoding", "TemporalEnhancement",
-           "FramesFailed", "HDR_TRANSFERS",
+           "FramesFailed", "run_frames", "HDR_TRANSFERS",
            "ENHANCE_MODES", "FRAME_FORMATS"]
