@@ -54,13 +54,15 @@ def chunk_ranges(start, stop, size):
     return [(a, min(a + size, stop)) for a in range(start, stop, size)]
 
 
-def connect(cluster):
+def connect(cluster, threads=None):
     """A ``dask.distributed.Client`` for ``"local:N"`` (a LocalCluster of N worker
     processes, one task at a time each) or a scheduler address (``tcp://host:8786``).
 
     Parameters
     ----------
     cluster : str
+    threads : int, optional
+        Kernel threads per local worker (default: this machine's cores / N).
 
     Returns
     -------
@@ -85,20 +87,50 @@ def connect(cluster):
             n = 0
         if n < 1:
             raise ValueError(f"cluster {cluster!r}: local:N needs N >= 1 worker processes")
-        threads = max(1, (os.cpu_count() or 1) // n)
-        local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                             dashboard_address=":0", env=_thread_env(threads))
+        import dask
+        if threads is None:
+            threads = max(1, (os.cpu_count() or 1) // n)
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                       **worker_environment(threads))
+        # the workers' sampling profiler (every 10 ms) takes CPU from the kernels; the
+        # dashboard's profile page is what is given up
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
+                              "distributed.worker.profile.enabled": False}):
+            local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                 dashboard_address=":0")
         client = Client(local)
         client._mfsr_cluster = local          # closed with the client (see close())
         return client
     return Client(cluster)
 
 
-def _thread_env(threads):
-    """Environment of worker processes: kernels use ``threads`` threads each, so that N
-    workers on one machine do not oversubscribe its cores."""
-    return {name: str(threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
-                                           "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+def worker_environment(threads):
+    """Environment variables for mfsr's worker processes, set before they start.
+
+    - the kernels' thread counts (``NUMBA_NUM_THREADS``, ...) to ``threads``, so that N
+      workers on one machine do not oversubscribe its cores (results do not depend on
+      them);
+    - glibc's malloc thresholds back to its own behaviour: Dask's nanny sets
+      ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers, which also freezes the mmap
+      threshold, so every large array is a fresh ``mmap`` and its pages fault in again:
+      measured, 4 bigbuckbunny frames took 11.5 s instead of 6.2 s. A trim threshold of
+      1 GiB with the mmap threshold at glibc's ceiling (32 MiB) gives the 6.2 s back.
+
+    For workers started by hand (``dask worker``, dask-jobqueue, Kubernetes), put these in
+    Dask's configuration under ``distributed.nanny.pre-spawn-environ``.
+
+    Parameters
+    ----------
+    threads : int
+
+    Returns
+    -------
+    dict of str
+    """
+    env = {name: str(threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                          "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env.update(MALLOC_TRIM_THRESHOLD_=str(1 << 30), MALLOC_MMAP_THRESHOLD_=str(1 << 25))
+    return env
 
 
 def close(client):
@@ -194,5 +226,6 @@ def print_dashboard(client, quiet=False):
         print(dashboard_message(client), file=sys.stderr)
 
 
-__all__ = ["connect", "close", "write_frames", "chunk_ranges", "DEFAULT_CHUNK",
+__all__ = ["connect", "close", "write_frames", "chunk_ranges", "worker_environment",
+           "DEFAULT_CHUNK",
            "dashboard_message"]

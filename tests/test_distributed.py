@@ -70,9 +70,10 @@ def test_cluster_video_output_decodes_to_the_single_process_frames(client, tmp_p
     for p in io.list_frames(lr):
         w.write(io.read_image(p))
     w.close()
-    mfsr.upscale_video(str(src), str(tmp_path / "single.mp4"), 2, 3, **FAST)
+    mfsr.upscale_video(str(src), str(tmp_path / "single.mp4"), 2, 3, keep_frames=True, **FAST)
     mfsr.upscale_video(str(src), str(tmp_path / "dask.mp4"), 2, 3, client=client, chunk=3,
-                       **FAST)
+                       keep_frames=True, **FAST)
+    _same_files(tmp_path / "single.mp4.frames", tmp_path / "dask.mp4.frames")
     with io.VideoReader(tmp_path / "single.mp4") as a, io.VideoReader(tmp_path / "dask.mp4") as b:
         assert len(a) == len(b) == 8
         for k in range(8):
