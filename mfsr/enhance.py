@@ -143,6 +143,9 @@ class EnhanceParams:
 
 
 # --- transfer functions --------------------------------------------------------------
+# Written out rather than colour-science's eotf_sRGB / eotf_inverse_sRGB, which they match
+# to 1e-12 (tests/test_enhance.py): colour's take 2.4 s and 0.44 s on a float32 4K frame
+# (float64 inside), these 0.12 s, and the job applies them to every 4K output frame.
 
 def srgb_to_linear(coded):
     """The sRGB EOTF (IEC 61966-2-1): coded R'G'B' in [0, 1] to linear RGB.
