@@ -148,7 +148,7 @@ def _run_chunk(source, folder, scale, window, start, end, options):
 
 
 def write_frames(client, source, folder, scale, window, start, stop, exists, progress,
-                 chunk=DEFAULT_CHUNK, poll=0.5, **options):
+                 chunk=DEFAULT_CHUNK, poll=0.5, video_index=None, **options):
     """Run the job's frames ``start .. stop - 1`` as Dask tasks writing to ``folder``.
 
     Parameters
@@ -168,6 +168,9 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
         that appears in ``folder``, whichever worker wrote it.
     chunk : int
         Output frames per task.
+    video_index : PacketIndex, optional
+        The input video's packet index, sent once to every worker (each task then skips
+        the pass over the whole file that opening it costs).
     poll : float
         Seconds between looks at ``folder`` for progress.
     **options
@@ -186,6 +189,8 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
               if any(not exists(i) for i in range(a, b))]
     if progress is not None:
         progress(None, len(todo))
+    if video_index is not None:
+        options = dict(options, video_index=client.scatter(video_index, broadcast=True))
     futures = [client.submit(_run_chunk, source, folder, scale, window, a, b, options,
                              key=f"mfsr-chunk-{a}-{b}-{time.time_ns()}", pure=False)
                for a, b in ranges]

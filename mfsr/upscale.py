@@ -363,7 +363,8 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
             result = write_frames(
                 client, os.path.abspath(src.path), os.path.abspath(folder), scale, window,
                 start, stop, lambda i: os.path.exists(output_path(folder, src, i, fmt)),
-                progress, chunk=chunk, bits=bits, fmt=fmt, enhance=enhance, hdr=hdr,
+                progress, chunk=chunk, video_index=src.video_index, bits=bits, fmt=fmt,
+                enhance=enhance, hdr=hdr,
                 peak=peak, max_memory=max_memory, registration=registration,
                 overlap=overlap, **kwargs)
         else:
@@ -392,19 +393,21 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
 
 def run_frames(source, folder, scale, window, start, end, *, bits, fmt="png", enhance="off",
                hdr=None, peak=1000.0, max_memory=DEFAULT_MAX_MEMORY, registration="dis",
-               overlap=TILE_OVERLAP, **kwargs):
+               overlap=TILE_OVERLAP, video_index=None, **kwargs):
     """Frames ``start .. end - 1`` of a job into an existing folder, skipping those there:
     the body of one distributed task (:mod:`mfsr.distributed`).
 
     Unlike :func:`upscale_video` it leaves other writers' temporary files alone (other
     tasks write into the same folder) and reports failed frames instead of raising.
+    ``video_index`` (the input's :class:`~mfsr.io.video_file.PacketIndex`) spares each
+    task a pass over the whole input file.
 
     Returns
     -------
     dict
         ``{"written": [...], "skipped": [...], "failed": {index: message}}``.
     """
-    with FrameSource(source) as src:
+    with FrameSource(source, index=video_index) as src:
         return _write_local(src, folder, scale, window, start, min(end, len(src)), bits, fmt,
                             True, None, max_memory, registration, overlap, enhance, hdr, peak,
                             kwargs)

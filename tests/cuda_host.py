@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -101,7 +102,25 @@ class _HostKernel:
             a.ravel()[...] = buf[self.GUARD: self.GUARD + a.size]
 
 
-def _host_cupy(build_dir):
+def fma_flags():
+    """C++ flags that make the host compiler contract ``a * b + c`` into FMA instructions
+    wherever it may, as nvcc / NVRTC do on the device by default (``--fmad=true``); or
+    None when this CPU cannot run such code (an x86 CPU without FMA). The host build
+    with them shows on any machine whether a kernel's result depends on that contraction
+    (e.g. float32 warp weights that must round as NumPy does)."""
+    if CXX is None:
+        return None
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return ["-ffp-contract=fast"]  # e.g. aarch64: FMA is part of the base ISA
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            has_fma = re.search(r"^flags\s*:.*\bfma\b", f.read(), re.MULTILINE) is not None
+    except OSError:
+        has_fma = False
+    return ["-mfma", "-ffp-contract=fast"] if has_fma else None
+
+
+def _host_cupy(build_dir, extra_flags=()):
     """A stand-in for the parts of CuPy that cupy_kernels uses, on NumPy arrays."""
     cache = {}
 
@@ -113,7 +132,7 @@ def _host_cupy(build_dir):
                 src = build_dir / f"kernels_{key}.cpp"
                 src.write_text("#define MFSR_HOST_EMULATION 1\n" + code)
                 lib = build_dir / f"kernels_{key}.so"
-                flags = ["-std=c++17", "-O2", "-Wall", "-Werror", "-x", "c++"]
+                flags = ["-std=c++17", "-O2", "-Wall", "-Werror", *extra_flags, "-x", "c++"]
                 built = subprocess.run([CXX, *flags, "-shared", "-fPIC", str(src), "-o",
                                         str(lib)], capture_output=True, text=True, check=False)
                 assert built.returncode == 0, built.stderr
@@ -137,11 +156,12 @@ def _host_cupy(build_dir):
 
 
 
-def load(build_dir):
-    """``mfsr/kernels/cupy_kernels.py`` imported over the host-built kernels."""
+def load(build_dir, extra_flags=()):
+    """``mfsr/kernels/cupy_kernels.py`` imported over the host-built kernels (built with
+    ``extra_flags`` added to the C++ compiler's, e.g. :func:`fma_flags`)."""
     path = os.path.join(os.path.dirname(reference.__file__), "cupy_kernels.py")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "cupy", _host_cupy(build_dir))
+        mp.setitem(sys.modules, "cupy", _host_cupy(build_dir, tuple(extra_flags)))
         spec = importlib.util.spec_from_file_location("mfsr.kernels._cupy_kernels_host", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -24,18 +24,33 @@ KERNEL_SETS = ["numba", "cuda_host", pytest.param("cupy", marks=pytest.mark.gpu)
 
 
 class OnDevice:
-    """A device kernel set called with host arrays: NumPy arguments go to the device, array
-    results come back, so that one test body checks every set."""
+    """A device kernel set called with host arrays: NumPy arguments (positional or keyword,
+    also inside tuples) go to the device, array results come back, so that one test body
+    checks every set. The kernels write into some arguments in place (``axpy``'s ``y``,
+    ``axpby``'s and the priors' ``out``), and the solvers rely on it, so every host array
+    argument gets the device copy's contents back after the call, and a result that is
+    one of the device copies comes back as the caller's array itself."""
 
     def __init__(self, module, cp):
         self.module, self.cp = module, cp
 
-    def _move(self, value, to_device):
+    def _to_device(self, value, moved):
         if isinstance(value, tuple):
-            return tuple(self._move(v, to_device) for v in value)
-        if to_device and isinstance(value, np.ndarray):
-            return self.cp.asarray(value)
-        if not to_device and isinstance(value, self.cp.ndarray):
+            return tuple(self._to_device(v, moved) for v in value)
+        if isinstance(value, np.ndarray):
+            # one device copy per host array, so that aliasing (out is x) stays aliasing
+            if id(value) not in moved:
+                moved[id(value)] = (value, self.cp.asarray(value))
+            return moved[id(value)][1]
+        return value
+
+    def _to_host(self, value, moved):
+        if isinstance(value, tuple):
+            return tuple(self._to_host(v, moved) for v in value)
+        if isinstance(value, self.cp.ndarray):
+            for host, device in moved.values():
+                if value is device:
+                    return host
             return self.cp.asnumpy(value)
         return value
 
@@ -44,8 +59,16 @@ class OnDevice:
         if not callable(attr) or isinstance(attr, type):
             return attr
 
-        def on_device(*args):
-            return self._move(attr(*self._move(args, True)), False)
+        def on_device(*args, **kwargs):
+            moved = {}
+            args = self._to_device(args, moved)
+            kwargs = {k: self._to_device(v, moved) for k, v in kwargs.items()}
+            result = attr(*args, **kwargs)
+            for host, device in moved.values():  # in-place writes come back
+                back = self.cp.asnumpy(device)
+                if host.flags.writeable and not np.array_equal(back, host, equal_nan=True):
+                    host[...] = back
+            return self._to_host(result, moved)
         return on_device
 
 
@@ -187,6 +210,43 @@ def test_warp_blur_decimate_matches_reference_and_is_adjoint(kernel_set, scale, 
         kernel_set.warp_blur_decimate(x[:-1], ours, *op.gather_tables)
     with pytest.raises(ValueError, match="y must have shape"):
         kernel_set.warp_blur_decimate_adjoint(y[:2], ours, *op.gather_tables_t)
+
+
+@pytest.fixture(scope="module")
+def fma_host_kernels(tmp_path_factory):
+    """The CUDA kernels built as host code with FMA contraction on, as nvcc / NVRTC
+    generate device code (``cuda_host.fma_flags``)."""
+    flags = cuda_host.fma_flags()
+    if flags is None:
+        pytest.skip("no C++ compiler, or this x86 CPU has no FMA instructions")
+    return cuda_host.load(tmp_path_factory.mktemp("host_kernels_fma"), flags)
+
+
+@pytest.mark.parametrize("scale,psf,phase", [(3, "bicubic", None), (4, GaussianPSF(1.6), 0.0),
+                                             (2, "area", None)])
+def test_float64_operator_does_not_depend_on_fma_contraction(fma_host_kernels, scale, psf,
+                                                              phase):
+    """The warp weights the CUDA kernels compute on the fly are float32 numbers that the
+    reference defines (``geometry.upsample_flow`` / ``bilinear_tables``, each operation
+    rounded by NumPy). Contracted into FMAs (the device's default) they moved by an ulp of
+    the position (up to ~2e-6 here), so the float64 operator on an H200 differed from the
+    reference by 2.7e-7; this host build with contraction on showed 5.4e-7 before the
+    kernels rounded each operation of the table on its own. Now only float64 rounding of
+    the bilinear sums and the gathers remains: 1e-12 (observed ~4e-16)."""
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        op, flows = _operator(rng, scale, psf, phase)
+        ours = fma_host_kernels.prepare_warps(flows, scale, op.phase)
+        ref = reference.prepare_warps(flows, scale, op.phase)
+        x = rng.random(op.hr_shape)
+        y = rng.standard_normal((3,) + op.lr_shape)
+        np.testing.assert_allclose(
+            fma_host_kernels.warp_blur_decimate(x, ours, *op.gather_tables),
+            reference.warp_blur_decimate(x, ref, *op.gather_tables), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            fma_host_kernels.warp_blur_decimate_adjoint(y, ours, *op.gather_tables_t),
+            reference.warp_blur_decimate_adjoint(y, ref, *op.gather_tables_t),
+            rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -354,3 +354,23 @@ def test_the_same_frames_always_encode_to_the_same_stream(tmp_path, codec, bits)
         w.close()
         blobs.add((tmp_path / "o.mp4").read_bytes())
     assert len(blobs) == 1
+
+
+def test_a_packet_index_is_reused_and_a_stale_one_ignored(tmp_path):
+    import os
+    path = tmp_path / "in.mkv"
+    _make_input(path, _scene(12), codec="libx264", bits=8, audio=False,
+                options={"g": "4", "bf": "2"})
+    with io.VideoReader(path) as r:
+        index, frames = r.index, [r.read(k) for k in range(12)]
+    assert len(index.pts) == 12 and len(index.keys) == 3
+    with io.VideoReader(path, index=index) as r:
+        assert r.index == index
+        for k in (9, 2, 11):
+            np.testing.assert_array_equal(r.read(k), frames[k])
+    stale = index.__class__(index.pts[:5], index.keys, False, index.size, index.mtime_ns - 1)
+    with io.VideoReader(path, index=stale) as r:            # the file "changed": re-indexed
+        assert len(r) == 12
+    with pytest.raises(TypeError, match="PacketIndex"):
+        io.VideoReader(path, index=list(index.pts))
+    assert os.path.exists(path)

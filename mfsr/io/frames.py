@@ -19,6 +19,8 @@ class FrameSource:
     ----------
     path : str
         Video file (anything FFmpeg reads) or folder of frames.
+    index : PacketIndex, optional
+        A video's packet index from another reader of it (:attr:`video_index`).
 
     Attributes
     ----------
@@ -41,7 +43,7 @@ class FrameSource:
         Missing path, empty folder, a non-image file, undecodable video.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, index=None):
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise ValueError(f"{self.path}: no such file or folder")
@@ -49,7 +51,7 @@ class FrameSource:
         self._reader = None
         if self.is_video:
             self.names = None
-            self._reader = VideoReader(self.path)
+            self._reader = VideoReader(self.path, index=index)
             self.video = self._reader.info
             self.fps = float(self.video.fps)
             self._length = self.video.frames
@@ -61,6 +63,11 @@ class FrameSource:
             self._length = len(self._files)
         first = self.read(0)
         self.shape, self.dtype = first.shape, first.dtype
+
+    @property
+    def video_index(self):
+        """The video's :class:`~mfsr.io.video_file.PacketIndex` (None for folders)."""
+        return self._reader.index if self._reader is not None else None
 
     def __len__(self):
         """Number of frames."""

@@ -148,6 +148,20 @@ def _is_planar_ycbcr(fmt):
             (name.endswith("p") or name.endswith("le")))
 
 
+@dataclass(frozen=True)
+class PacketIndex:
+    """What :class:`VideoReader` learns from a pass over a file's video packets: the
+    frames' presentation timestamps in display order, the key frames', whether the
+    timestamps were missing (frames then numbered in order), and the file's size and
+    modification time (an index of another version of the file is not used)."""
+
+    pts: tuple
+    keys: tuple
+    numbered: bool
+    size: int
+    mtime_ns: int
+
+
 class VideoReader:
     """Random access to the frames of a video file.
 
@@ -155,6 +169,9 @@ class VideoReader:
     ----------
     path : str
         Any file FFmpeg demuxes with a video stream (the first one is read).
+    index : PacketIndex, optional
+        The :attr:`index` of another reader of this file: the pass over the packets
+        (reading the whole file) is skipped. Ignored if the file changed since.
 
     Attributes
     ----------
@@ -172,12 +189,13 @@ class VideoReader:
     ...     frame = video.read(12)                       # uint8 RGB, (H, W, 3)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, index=None):
         import av
 
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise ValueError(f"{self.path}: no such file")
+        self._given_index = index
         try:
             self._container = av.open(self.path)
         except (av.FFmpegError, UnicodeDecodeError) as exc:
@@ -195,9 +213,27 @@ class VideoReader:
             self._container.close()
             raise
 
+    @property
+    def index(self):
+        """:class:`PacketIndex` of the file: give it to another reader of the same file
+        (a distributed task) to spare it the pass over the packets."""
+        stat = os.stat(self.path)
+        return PacketIndex(tuple(self._pts), tuple(self._keys), self._numbered,
+                           stat.st_size, stat.st_mtime_ns)
+
     def _index_packets(self):
         import av
 
+        given = self._given_index
+        if given is not None:
+            if not isinstance(given, PacketIndex):
+                raise TypeError(f"index must be a PacketIndex, got {type(given).__name__}")
+            stat = os.stat(self.path)
+            if (given.size, given.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                self._pts, self._keys = list(given.pts), list(given.keys)
+                self._numbered = given.numbered
+                self._seek_to(0)
+                return
         pts, keys = [], []
         try:
             for packet in self._container.demux(self._stream):
@@ -643,5 +679,5 @@ class _SideStreams:
             self._pending = None
 
 
-__all__ = ["VideoReader", "VideoWriter", "VideoInfo", "normalise_codec", "OUTPUT_CONTAINERS",
+__all__ = ["VideoReader", "VideoWriter", "VideoInfo", "PacketIndex", "normalise_codec", "OUTPUT_CONTAINERS",
            "CODECS", "PRESETS", "PRIMARIES", "TRANSFERS"]

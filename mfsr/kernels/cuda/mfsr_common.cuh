@@ -32,6 +32,23 @@ inline void mfsr_block_sum_to(double value, double* total) { *total += value; }
          i += (mfsr_index)blockDim.x * gridDim.x)
 #endif
 
+// float32 product and sum, each rounded on its own: never fused into a multiply-add.
+// nvcc and NVRTC contract a * b + c into one FMA by default (--fmad=true), which rounds
+// once instead of twice; in mfsr_warp_table that moved the float32 warp positions by an
+// ulp against mfsr.kernels.geometry (NumPy rounds every operation), so the weights, which
+// the reference defines in float32, differed by up to ulp(H) and the float64 operator by
+// 2.7e-7 (H200). __fmul_rn / __fadd_rn are documented never to be merged into an FMA.
+// On the host they are plain operations in functions that are not inlined, so that a
+// host build with FMA contraction on (tests/cuda_host.py, fp_contract=True, standing in
+// for the device's code generation) cannot fuse them either.
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ float mfsr_mul32(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float mfsr_add32(float a, float b) { return __fadd_rn(a, b); }
+#else
+__attribute__((noinline)) inline float mfsr_mul32(float a, float b) { return a * b; }
+__attribute__((noinline)) inline float mfsr_add32(float a, float b) { return a + b; }
+#endif
+
 // Add on the device (atomic: several threads may write one address) or on the host.
 template <typename T>
 MFSR_HD void mfsr_add(T* address, T value) {
@@ -91,7 +108,11 @@ MFSR_HD void mfsr_splat(T* out, mfsr_index i, mfsr_index width, float fy, float 
 }
 
 // The bilinear table of HR pixel (P, Q) of the warp by an LR flow, computed on the fly as
-// mfsr.kernels.geometry.upsample_flow and bilinear_tables do (float32, same order):
+// mfsr.kernels.geometry.upsample_flow and bilinear_tables do (float32, same order, every
+// product and sum rounded on its own as NumPy does: mfsr_mul32 / mfsr_add32, no FMA, so
+// the table is bitwise the reference's and the float64 kernels match it to float64
+// rounding; the weights stay float32 in both instantiations, as the reference defines
+// the warp):
 // flow_k is one LR flow (h_lr, w_lr, 2) as (dx, dy); (r0, r1, ar) and (c0, c1, ac) are
 // geometry.flow_axis_weights of the rows and columns; the HR image is (H, W).
 MFSR_HD void mfsr_warp_table(const float* flow_k, mfsr_index w_lr, const mfsr_index* r0,
@@ -106,12 +127,13 @@ MFSR_HD void mfsr_warp_table(const float* flow_k, mfsr_index w_lr, const mfsr_in
     const float* f11 = flow_k + 2 * (r1[P] * w_lr + c1[Q]);
     float hr[2];
     for (int d = 0; d < 2; ++d) {
-        const float left = f00[d] * oa + f10[d] * a;   // rows[:, c0]
-        const float right = f01[d] * oa + f11[d] * a;  // rows[:, c1]
-        hr[d] = (left * ob + right * b) * scale;
+        // rows[:, c0] and rows[:, c1]
+        const float left = mfsr_add32(mfsr_mul32(f00[d], oa), mfsr_mul32(f10[d], a));
+        const float right = mfsr_add32(mfsr_mul32(f01[d], oa), mfsr_mul32(f11[d], a));
+        hr[d] = mfsr_mul32(mfsr_add32(mfsr_mul32(left, ob), mfsr_mul32(right, b)), scale);
     }
-    const float cy = mfsr_clip((float)P + hr[1], 0.0f, (float)(H - 1));
-    const float cx = mfsr_clip((float)Q + hr[0], 0.0f, (float)(W - 1));
+    const float cy = mfsr_clip(mfsr_add32((float)P, hr[1]), 0.0f, (float)(H - 1));
+    const float cx = mfsr_clip(mfsr_add32((float)Q, hr[0]), 0.0f, (float)(W - 1));
     float i0 = floor(cy), j0 = floor(cx);
     i0 = i0 < (float)(H - 2) ? i0 : (float)(H - 2);
     j0 = j0 < (float)(W - 2) ? j0 : (float)(W - 2);
