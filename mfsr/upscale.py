@@ -236,7 +236,7 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
                                      None if indices[-1] == info.frames - 1 else
                                      info.pts[indices[-1] + 1] * info.time_base)
         writer = VideoWriter(output, (width, height), rate=info.fps, time_base=info.time_base,
-                             copy_from=source.path if info.has_audio else None,
+                             copy_from=source.path,
                              copy_window=window, **options)
     else:
         pts = list(range(len(paths)))

@@ -374,3 +374,40 @@ def test_a_packet_index_is_reused_and_a_stale_one_ignored(tmp_path):
     with pytest.raises(TypeError, match="PacketIndex"):
         io.VideoReader(path, index=list(index.pts))
     assert os.path.exists(path)
+
+
+def test_subtitles_are_copied_into_mkv_and_left_out_of_mp4(tmp_path):
+    srt = tmp_path / "s.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,200\nHello\n\n"
+                   "2\n00:00:00,200 --> 00:00:00,320\nWorld\n")
+    src = tmp_path / "in.mkv"
+    with av.open(str(srt)) as subs:
+        text = subs.streams.subtitles[0]
+        out = av.open(str(src), "w")
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
+        so = out.add_stream_from_template(text)
+        for k, f in enumerate(_scene(8)):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = k
+            for p in vs.encode(vf):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+        for p in subs.demux(text):
+            if p.size:
+                p.stream = so
+                out.mux(p)
+        out.close()
+
+    def subtitles(path):
+        with av.open(str(path)) as c:
+            if not c.streams.subtitles:
+                return None
+            return [(bytes(p), p.pts) for p in c.demux(c.streams.subtitles[0]) if p.size]
+
+    mfsr.upscale_video(str(src), str(tmp_path / "out.mkv"), 2, 3, **FAST)
+    assert subtitles(tmp_path / "out.mkv") == subtitles(src) == [(b"Hello", 0), (b"World", 200)]
+    with pytest.warns(UserWarning, match="srt subtitles cannot go into .mp4"):
+        mfsr.upscale_video(str(src), str(tmp_path / "out.mp4"), 2, 3, **FAST)
+    assert subtitles(tmp_path / "out.mp4") is None
