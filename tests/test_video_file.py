@@ -411,3 +411,19 @@ def test_subtitles_are_copied_into_mkv_and_left_out_of_mp4(tmp_path):
     with pytest.warns(UserWarning, match="srt subtitles cannot go into .mp4"):
         mfsr.upscale_video(str(src), str(tmp_path / "out.mp4"), 2, 3, **FAST)
     assert subtitles(tmp_path / "out.mp4") is None
+
+
+def test_integer_rgb_keeps_each_blocks_chroma_exact():
+    rng = np.random.default_rng(3)
+    y = rng.integers(60, 180, (32, 48))
+    cb, cr = rng.integers(100, 156, (16, 24)), rng.integers(100, 156, (16, 24))
+    exact = ycbcr.ycbcr_to_rgb(y, cb, cr, "bt601", 8, "tv") * 255
+    codes = ycbcr.ycbcr_to_rgb(y, cb, cr, "bt601", 8, "tv", out_bits=8)
+    assert codes.dtype == np.uint8 and np.abs(codes - exact).max() <= 1.0
+    # RGB - its mean over the channels is the chroma part: the same at the 4 pixels of a
+    # block wherever no channel clipped
+    part = codes.astype(int) - codes.astype(int).mean(axis=2, keepdims=True)
+    blocks = part.reshape(16, 2, 24, 2, 3)
+    spread = blocks.max(axis=(1, 3)) - blocks.min(axis=(1, 3))
+    clipped = ((codes == 0) | (codes == 255)).reshape(16, 2, 24, 2, 3).any(axis=(1, 3, 4))
+    assert np.all(spread[~clipped] < 1e-9) and (~clipped).sum() > 100

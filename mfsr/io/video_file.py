@@ -380,7 +380,9 @@ class VideoReader:
             rgb = np.clip((y - lo) / span, 0, 1)
         elif _is_planar_ycbcr(fmt):
             planes = [_plane(p, dtype) for p in frame.planes[:3]]
-            rgb = ycbcr_to_rgb(*planes, matrix=matrix, bits=bits, color_range=color_range)
+            out = ycbcr_to_rgb(*planes, matrix=matrix, bits=bits, color_range=color_range,
+                               out_bits=8 if bits <= 8 else 16)
+            return self._upright(out, frame)
         else:   # packed or semi-planar formats: FFmpeg converts, told the matrix
             from av.video.reformatter import ColorRange, Colorspace
             spaces = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601,

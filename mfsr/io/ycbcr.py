@@ -126,10 +126,17 @@ def rgb_to_ycbcr(rgb, matrix="bt709", bits=8, color_range="tv", subsampling="420
     return tuple(np.clip(np.rint(p), 0, top).astype(out_type) for p in (y, cb, cr))
 
 
-def ycbcr_to_rgb(y, cb, cr, matrix="bt709", bits=8, color_range="tv"):
-    """Y'CbCr code values (chroma at any 4:2:0 / 4:2:2 / 4:4:4 size) to R'G'B' in [0, 1].
+def ycbcr_to_rgb(y, cb, cr, matrix="bt709", bits=8, color_range="tv", out_bits=None):
+    """Y'CbCr code values (chroma at any 4:2:0 / 4:2:2 / 4:4:4 size) to R'G'B'.
 
-    Chroma is repeated over its block to the luma size; the result is clipped to [0, 1].
+    ``R'G'B' = Y' + C(Cb, Cr)``: the chroma part ``C`` is computed once per chroma sample
+    and repeated over its block. With ``out_bits``, the result is integer code values and
+    the luma and chroma parts are rounded apart before they are added, as FFmpeg's
+    table-driven converter does: the chroma computed back from the RGB of a block is then
+    exactly the same at its pixels (rounding the sum instead adds a rounding noise that
+    the 4:2:0 detector of :mod:`mfsr.degradation.codec` reads as chroma detail: its score
+    on x264 frames went from 0.003 to 0.077). Each value is within one code of the exact
+    conversion.
 
     Parameters
     ----------
@@ -138,29 +145,45 @@ def ycbcr_to_rgb(y, cb, cr, matrix="bt709", bits=8, color_range="tv"):
     matrix : {"bt709", "bt601", "bt2020nc", "smpte240m"}
     bits : int
     color_range : {"tv", "pc"}
+    out_bits : {None, 8, 16}
+        None: float32 in [0, 1]; 8 or 16: ``uint8`` / ``uint16`` code values.
 
     Returns
     -------
-    ndarray, shape (H, W, 3), float32
+    ndarray, shape (H, W, 3)
 
     Examples
     --------
     >>> rgb = ycbcr_to_rgb(np.full((2, 2), 235), np.full((1, 1), 128), np.full((1, 1), 128))
     >>> rgb[0, 0].tolist()
     [1.0, 1.0, 1.0]
+    >>> ycbcr_to_rgb(np.full((2, 2), 126), np.full((1, 1), 90), np.full((1, 1), 160),
+    ...              out_bits=8)[1, 1].tolist()
+    [185, 119, 48]
     """
+    check_choice(out_bits, "out_bits", (None, 8, 16))
     h, w = y.shape
     offset, luma_span, chroma_span = _levels(bits, color_range)
     mid = 2 ** (bits - 1)
-    planes = [(np.asarray(y, np.float32) - offset) / luma_span]
+    luma = (np.asarray(y, np.float32) - offset) / luma_span
+    blocks = []
     for name, c in (("cb", cb), ("cr", cr)):
         rows, cols = -(-h // c.shape[0]), -(-w // c.shape[1])
         if (rows, cols) not in SUBSAMPLING.values() or c.shape != (-(-h // rows), -(-w // cols)):
             raise ValueError(f"{name} plane of {c.shape} does not fit a luma plane of {(h, w)}")
-        c = (np.asarray(c, np.float32) - mid) / chroma_span
-        planes.append(np.repeat(np.repeat(c, rows, axis=0), cols, axis=1)[:h, :w])
-    inverse = np.linalg.inv(_matrix(matrix)).astype(np.float32)
-    return np.clip(np.stack(planes, axis=-1) @ inverse.T, 0, 1)
+        blocks.append((np.asarray(c, np.float32) - mid) / chroma_span)
+    if blocks[0].shape != blocks[1].shape:
+        raise ValueError(f"cb {blocks[0].shape} and cr {blocks[1].shape} planes differ")
+    inverse = np.linalg.inv(_matrix(matrix)).astype(np.float32)  # first column: all ones
+    chroma = np.stack(blocks, axis=-1) @ inverse[:, 1:].T          # per chroma sample
+    if out_bits is not None:
+        top = 2**out_bits - 1
+        luma, chroma = np.rint(luma * top), np.rint(chroma * top)
+    else:
+        top = 1
+    chroma = np.repeat(np.repeat(chroma, rows, axis=0), cols, axis=1)[:h, :w]
+    rgb = np.clip(luma[..., None] + chroma, 0, top)
+    return rgb if out_bits is None else rgb.astype(np.uint8 if out_bits == 8 else np.uint16)
 
 
 __all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "default_matrix", "WEIGHTS", "RANGES"]
