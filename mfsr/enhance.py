@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_array, check_choice, check_float, check_int
-from .color import as_float_image
+from .color import as_float_image, linear_to_srgb, srgb_to_linear
 
 # BT.709 / sRGB luminance weights (linear RGB -> Y)
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -140,61 +140,6 @@ class EnhanceParams:
     def is_identity(self):
         """True when the correction changes nothing."""
         return self.exposure == 0.0 and tuple(self.gains) == (1.0, 1.0, 1.0)
-
-
-# --- transfer functions --------------------------------------------------------------
-# Written out rather than colour-science's eotf_sRGB / eotf_inverse_sRGB, which they match
-# to 1e-12 (tests/test_enhance.py): colour's take 2.4 s and 0.44 s on a float32 4K frame
-# (float64 inside), these 0.12 s, and the job applies them to every 4K output frame.
-
-def srgb_to_linear(coded):
-    """The sRGB EOTF (IEC 61966-2-1): coded R'G'B' in [0, 1] to linear RGB.
-
-    Parameters
-    ----------
-    coded : ndarray
-        Float values in [0, 1].
-
-    Returns
-    -------
-    ndarray
-        Same shape and float dtype.
-
-    Examples
-    --------
-    >>> round(float(srgb_to_linear(np.array(0.5))), 4)
-    0.214
-    """
-    coded = np.asarray(coded)
-    dtype = coded.dtype if coded.dtype.kind == "f" else np.float64
-    coded = coded.astype(dtype, copy=False)
-    return np.where(coded <= 0.04045, coded / 12.92,
-                    ((np.maximum(coded, 0.04045) + 0.055) / 1.055) ** 2.4).astype(dtype)
-
-
-def linear_to_srgb(linear):
-    """The inverse sRGB EOTF: linear RGB in [0, 1] to coded R'G'B'.
-
-    Parameters
-    ----------
-    linear : ndarray
-        Float values in [0, 1].
-
-    Returns
-    -------
-    ndarray
-        Same shape and float dtype.
-
-    Examples
-    --------
-    >>> round(float(linear_to_srgb(np.array(0.18))), 4)
-    0.4614
-    """
-    linear = np.asarray(linear)
-    dtype = linear.dtype if linear.dtype.kind == "f" else np.float64
-    linear = linear.astype(dtype, copy=False)
-    return np.where(linear <= 0.0031308, linear * 12.92,
-                    1.055 * np.maximum(linear, 0.0031308) ** (1 / 2.4) - 0.055).astype(dtype)
 
 
 # --- input checks --------------------------------------------------------------------

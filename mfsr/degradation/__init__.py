@@ -1,4 +1,6 @@
 """The physics: PSFs, warps, blur + decimation, the system operator, noise, simulation."""
+from .cfa import (CFA_PATTERNS, RawBurst, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid,
+                  half_size_grey, mosaic, mosaic_adjoint, raw_to_float, simulate_burst)
 from .noise import (GaussianNoise, PoissonGaussianNoise, estimate_noise, estimate_noise_model,
                     make_noise)
 from .presets import DEGRADATIONS, degradation_model
@@ -12,3 +14,6 @@ __all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf"
            "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "GaussianNoise",
            "PoissonGaussianNoise", "make_noise", "estimate_noise", "estimate_noise_model", "DEGRADATIONS",
            "degradation_model", "simulate", "simulate_sequence", "Simulation"]
+__all__ += ["CFA_PATTERNS", "cfa_masks", "mosaic", "mosaic_adjoint", "raw_to_float",
+            "half_size_grey", "flow_to_cfa_grid", "affine_to_cfa_grid", "RawBurst",
+            "simulate_burst"]
