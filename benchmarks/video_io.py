@@ -70,7 +70,7 @@ def main():
                    "quality_frame_folder": _quality(args.gt, folder, args.scale),
                    "quality_file": _quality(args.gt, output, args.scale), "encode": {}}
         with FrameSource(args.input) as src:
-            for enc in (VideoEncoding(), VideoEncoding(codec="h265", bits=10)):
+            for enc in (VideoEncoding(codec="h264"), VideoEncoding(codec="h265", bits=10)):
                 again = os.path.join(work, f"again_{enc.codec}.mp4")
                 t = time.perf_counter()
                 encode_frames(paths, again, src, list(range(len(paths))), enc)

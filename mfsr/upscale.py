@@ -199,7 +199,8 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
         primaries and transfer tags, its audio and subtitles are carried over.
     indices : list of int
         Input frame of each path.
-    encoding : VideoEncoding
+    encoding : VideoEncoding, optional
+        Default H.264 (H.265 with ``hdr``), CRF default, preset medium, 8 bits.
     hdr : {"pq", "hlg"}, optional
         The frames hold a coded BT.2020 HDR signal: tag it and add HDR10 metadata.
     peak : float
@@ -210,6 +211,7 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
     dict
         ``{"frames": n}``, plus ``"max_cll"`` and ``"max_fall"`` for HDR.
     """
+    encoding = (encoding or VideoEncoding()).checked(hdr)
     first = read_image(paths[0])
     height, width = first.shape[:2]
     info = source.video
