@@ -147,7 +147,7 @@ def _run_chunk(source, folder, scale, window, start, end, options):
     return run_frames(source, folder, scale, window, start, end, **options)
 
 
-def write_frames(client, source, folder, scale, window, start, stop, exists, progress,
+def write_frames(client, source, folder, scale, window, start, stop, path_of, progress,
                  chunk=DEFAULT_CHUNK, poll=0.5, video_index=None, **options):
     """Run the job's frames ``start .. stop - 1`` as Dask tasks writing to ``folder``.
 
@@ -160,9 +160,9 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
         Output frame folder, as the workers see it.
     scale, window : int
     start, stop : int
-    exists : callable
-        ``exists(index)``: the frame is already in ``folder`` (skipped; chunks whose
-        frames all exist are not submitted).
+    path_of : callable
+        ``path_of(index)``: the file of output frame ``index`` in ``folder``. Frames
+        already there are skipped (chunks whose frames all exist are not submitted).
     progress : callable or None
         ``progress(None, n_todo)`` first, then ``progress(index, True)`` for each frame
         that appears in ``folder``, whichever worker wrote it.
@@ -172,7 +172,8 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
         The input video's packet index, sent once to every worker (each task then skips
         the pass over the whole file that opening it costs).
     poll : float
-        Seconds between looks at ``folder`` for progress.
+        Seconds between looks at ``folder`` for progress (one listing of the folder each,
+        not a file check per frame: on a shared filesystem that is what costs).
     **options
         Options of :func:`mfsr.upscale_video` for the frames (``bits``, ``fmt``,
         ``enhance``, ``hdr``, ``peak``, reconstruction options).
@@ -183,10 +184,15 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
         ``{"written": [...], "skipped": [...], "failed": {index: message}}``; a task that
         failed as a whole (its worker kept dying) marks its frames not written as failed.
     """
-    todo = [i for i in range(start, stop) if not exists(i)]
-    skipped = [i for i in range(start, stop) if i not in set(todo)]
+    index_of = {os.path.basename(path_of(i)): i for i in range(start, stop)}
+
+    def present():
+        return {index_of[name] for name in os.listdir(folder) if name in index_of}
+
+    done = present()
+    todo = [i for i in range(start, stop) if i not in done]
     ranges = [(a, b) for a, b in chunk_ranges(start, stop, chunk)
-              if any(not exists(i) for i in range(a, b))]
+              if any(i not in done for i in range(a, b))]
     if progress is not None:
         progress(None, len(todo))
     if video_index is not None:
@@ -197,12 +203,11 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
     pending, seen = set(todo), set()
     while True:
         finished = all(f.done() for f in futures)
-        for i in sorted(pending):
-            if exists(i):
-                pending.discard(i)
-                seen.add(i)
-                if progress is not None:
-                    progress(i, True)
+        for i in sorted(pending & present()):
+            pending.discard(i)
+            seen.add(i)
+            if progress is not None:
+                progress(i, True)
         if finished:
             break
         time.sleep(poll)
@@ -216,7 +221,7 @@ def write_frames(client, source, folder, scale, window, start, stop, exists, pro
                                  f"{type(exc).__name__}: {exc}")
         else:
             failed.update(future.result()["failed"])
-    return {"written": written, "skipped": skipped, "failed": dict(sorted(failed.items()))}
+    return {"written": written, "skipped": sorted(done), "failed": dict(sorted(failed.items()))}
 
 
 def dashboard_message(client):

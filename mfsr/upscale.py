@@ -23,7 +23,7 @@ import numpy as np
 from ._validation import check_choice, check_float
 from .io import (FrameSource, VideoWriter, is_video_path, normalise_codec, read_image,
                  write_image)
-from .io.video_file import OUTPUT_CONTAINERS, PRESETS, VIDEO_BITS
+from .io.video_file import OUTPUT_CONTAINERS, PRESETS, PRIMARIES, TRANSFERS, VIDEO_BITS
 from .video import (DEFAULT_MAX_MEMORY, TILE_OVERLAP, FrameFailure, _check_kwargs,
                     _check_options, _iter_reconstruct, _open, output_path)
 
@@ -122,13 +122,16 @@ class TemporalEnhancement:
         The job's input (video file or folder).
     radius : int
         Frames on each side (:data:`mfsr.enhance.DEFAULT_RADIUS`).
+    index : PacketIndex, optional
+        The job reader's packet index of a video input (its pass over the file is not
+        made again).
     """
 
-    def __init__(self, path, radius=None):
+    def __init__(self, path, radius=None, index=None):
         from . import enhance
         self._enhance = enhance
         self.radius = enhance.DEFAULT_RADIUS if radius is None else radius
-        self._source = FrameSource(path)
+        self._source = FrameSource(path, index=index)
         if len(self._source.shape) != 3:
             self._source.close()
             raise ValueError("enhance needs colour frames; the input is grey")
@@ -224,12 +227,14 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
                        x265_params=params)
         result.update(max_cll=levels.max_cll, max_fall=levels.max_fall)
     elif info is not None:
-        tags = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020"}
-        trcs = {1: "bt709", 6: "smpte170m", 13: "srgb"}
-        if info.primaries in tags:
-            options["primaries"] = tags[info.primaries]
-        if info.transfer in trcs:
-            options["transfer"] = trcs[info.transfer]
+        # the input's SDR tags (an HDR transfer is only written with ``hdr``)
+        primaries = {number: name for name, number in PRIMARIES.items()}
+        transfers = {number: name for name, number in TRANSFERS.items()
+                     if name not in _HDR_TAGS.values()}
+        if info.primaries in primaries:
+            options["primaries"] = primaries[info.primaries]
+        if info.transfer in transfers:
+            options["transfer"] = transfers[info.transfer]
     if info is not None:
         whole = indices[0] == 0 and indices[-1] == info.frames - 1
         offset = 0 if whole else info.pts[indices[0]]
@@ -364,7 +369,7 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
                                  "single-process runs)")
             result = write_frames(
                 client, os.path.abspath(src.path), os.path.abspath(folder), scale, window,
-                start, stop, lambda i: os.path.exists(output_path(folder, src, i, fmt)),
+                start, stop, lambda i: output_path(folder, src, i, fmt),
                 progress, chunk=chunk, video_index=src.video_index, bits=bits, fmt=fmt,
                 enhance=enhance, hdr=hdr,
                 peak=peak, max_memory=max_memory, registration=registration,
@@ -418,7 +423,8 @@ def run_frames(source, folder, scale, window, start, end, *, bits, fmt="png", en
 def _write_local(src, folder, scale, window, start, stop, bits, fmt, resume, progress,
                  max_memory, registration, overlap, enhance, hdr, peak, kwargs):
     """The frames of this process's job, through its stages."""
-    enhancement = TemporalEnhancement(src.path) if enhance == "auto" else None
+    enhancement = (TemporalEnhancement(src.path, index=src.video_index)
+                   if enhance == "auto" else None)
     try:
         return _write_frames(src, folder, scale, window, start, stop, bits, fmt, resume,
                              progress, max_memory, registration, overlap,

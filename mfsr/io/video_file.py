@@ -16,6 +16,7 @@ is written to a hidden temporary name and moved into place by :meth:`VideoWriter
 """
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ _X264_FLAGS = (("sse", "MMX2"), ("sse", "SSE"), ("sse2", "SSE2"), ("sse2", "SSE2
                ("avx2", "AVX2"), ("abm", "LZCNT"))
 
 
+@functools.lru_cache(maxsize=None)
 def _x264_asm():
     """x264's ``asm=`` value without AVX-512, or None where AVX-512 is absent (or the CPU's
     flags cannot be read: x264's own detection is then used)."""
@@ -377,12 +379,12 @@ class VideoReader:
             y = _plane(frame.planes[0], dtype).astype(np.float32)
             lo, span = (0, 2**bits - 1) if color_range == "pc" else \
                 (16 * 2 ** (bits - 8), 219 * 2 ** (bits - 8))
-            rgb = np.clip((y - lo) / span, 0, 1)
+            top = 255 if bits <= 8 else 65535
+            out = np.rint(np.clip((y - lo) / span, 0, 1) * top).astype(dtype)
         elif _is_planar_ycbcr(fmt):
             planes = [_plane(p, dtype) for p in frame.planes[:3]]
             out = ycbcr_to_rgb(*planes, matrix=matrix, bits=bits, color_range=color_range,
                                out_bits=8 if bits <= 8 else 16)
-            return self._upright(out, frame)
         else:   # packed or semi-planar formats: FFmpeg converts, told the matrix
             from av.video.reformatter import ColorRange, Colorspace
             spaces = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601,
@@ -391,9 +393,6 @@ class VideoReader:
                                    src_colorspace=spaces[matrix],
                                    src_color_range=ColorRange.JPEG if color_range == "pc"
                                    else ColorRange.MPEG)
-            return self._upright(out, frame)
-        top = 255 if bits <= 8 else 65535
-        out = np.rint(rgb * top).astype(np.uint8 if bits <= 8 else np.uint16)
         return self._upright(out, frame)
 
     @staticmethod
