@@ -23,6 +23,7 @@ KERNELS = {
     "ell_gather_cols": "operator",
     "warp_frames": "operator",
     "gather_cols_splat": "operator",
+    "kernel_merge": "merge",
 }
 #: source files, without ``.cu``
 SOURCES = tuple(sorted(set(KERNELS.values())))
