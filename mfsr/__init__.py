@@ -5,6 +5,7 @@
 """
 from . import degradation, io, metrics, priors, registration, solvers, upscale, video
 from .degradation import simulate, simulate_sequence
+from .degradation.cfa import simulate_burst
 from .interpolate import upsample
 from .motion import Motion
 from .pipeline import METHODS, reconstruct
@@ -14,6 +15,6 @@ from .video import reconstruct_video
 
 __version__ = "0.1.0"
 __all__ = ["reconstruct", "reconstruct_video", "upscale_video", "VideoEncoding", "register", "simulate",
-           "simulate_sequence", "upsample", "Motion",
+           "simulate_sequence", "simulate_burst", "upsample", "Motion",
            "METHODS", "degradation", "metrics", "priors", "registration", "solvers",
            "__version__"]

@@ -1,5 +1,13 @@
-"""`reconstruct`: frames in, HR image out - the one call most users make."""
+"""`reconstruct`: frames in, HR image out - the one call most users make.
+
+It reads top to bottom: check the call once into :class:`Options`, register, estimate
+the noise and the codec model, build ``A``, let the method's builder
+(:data:`mfsr.methods.METHODS`) make the solve function, and handle colour. Raw Bayer
+mosaics take the same steps in :mod:`mfsr.demosaic`.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,78 +19,80 @@ from .degradation import GaussianPSF, SystemOperator, degradation_model, estimat
 from .degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
                                 detect_codec)
 from .interpolate import upsample
+from .methods import (DEFAULT_ITERATIONS, IRLS_GAIN, IRLS_SIGMA_FLOOR, Problem, SolveOptions,
+                      prior_weight, resolve_method)
+from .methods import METHODS as _METHODS
 from .motion import Motion
-from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
 from .registration import REGISTRATION_METHODS, register
 from .registration.confidence import photometric_confidence
-from .solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
 
-METHODS = ("map", "irls", "cg", "ibp", "saa", "saa_median", "pnp")
+METHODS = tuple(_METHODS)
 COLOR_MODES = ("luma", "rgb")
-DEFAULT_ITERATIONS = {"map": 20, "irls": 5, "cg": 30, "ibp": 20, "saa": 1, "saa_median": 1,
-                      "pnp": PNP_ITERATIONS}
-DEFAULT_PRIOR = {"map": "huber", "cg": "tikhonov", "pnp": "learned"}
-
-# Prior weight rule, calibrated on bigbuckbunny crops (docs/methods.md):
-# lambda = PRIOR_GAIN[prior] * K * max(sigma, SIGMA_FLOOR).
-PRIOR_GAIN = {"tikhonov": 0.6}
-DEFAULT_PRIOR_GAIN = 5e-3
-SIGMA_FLOOR = 0.007
-# IRLS solves weighted least squares, so its weight follows the noise variance:
-# lambda = IRLS_GAIN * K * max(sigma, IRLS_SIGMA_FLOOR)**2.
-IRLS_GAIN = 22.0
-IRLS_SIGMA_FLOOR = 0.004
+INIT_MODES = ("reference", "kernel")
 
 
-def prior_weight(sigma, n_frames, prior="huber"):
-    """Default prior weight ``lambda`` from the noise level.
+@dataclass(frozen=True)
+class Options:
+    """The options of one :func:`reconstruct` call, checked once.
 
-    ``lambda = gain * K * max(sigma, 0.007)``. The data term sums over the K frames, so
-    the weight grows with K to keep the balance per frame; the floor stands for the model
-    errors (registration, quantisation) that even clean 8-bit video has. ``gain`` is
-    0.6 for the quadratic ``"tikhonov"`` prior and 5e-3 for the edge-preserving ones.
-
-    Parameters
-    ----------
-    sigma : float
-        Noise standard deviation, [0, 1] image units.
-    n_frames : int
-        Number of LR frames K.
-    prior : str
-        Name of the prior.
-
-    Returns
-    -------
-    float
+    ``solve`` is what the method's builder sees; the rest steers registration, the
+    degradation model and colour. ``psf`` is None when it is to be estimated.
     """
-    gain = PRIOR_GAIN.get(prior, DEFAULT_PRIOR_GAIN)
-    return gain * n_frames * max(float(sigma), SIGMA_FLOOR)
+
+    scale: int
+    solve: SolveOptions
+    reference: int | None
+    motion: Motion | None
+    psf: object
+    phase: float
+    estimate_psf: bool
+    noise: float | None
+    channel_axis: int
+    registration: str
+    color: str
+    codec: object
+    picture_types: object
+    init: str
+    cfa: str | None = None
+    black_level: object = None
+    white_level: object = None
 
 
-def _is_denoiser(prior):
-    """True for the priors of ``method="pnp"``: a denoiser name, a Denoiser, a callable."""
-    if isinstance(prior, str):
-        return prior in DENOISERS
-    return isinstance(prior, Denoiser) or (callable(prior) and not isinstance(prior, Prior))
+def solve_options(method, prior, weight, data_term, iterations):
+    """Check the solver options; the method is resolved (see :func:`resolve_method`)."""
+    m = resolve_method(method, prior)
+    if data_term is not None and m.name != "map":
+        raise ValueError(f"data_term is used only by method 'map', not {m.name!r}")
+    if weight is not None:
+        weight = check_float(weight, "weight", minimum=0.0)
+    iterations = m.iterations if iterations is None else \
+        check_int(iterations, "iterations", minimum=0)
+    return SolveOptions(m.name, iterations, prior, weight, data_term)
 
 
-def _check_method_and_prior(method, prior):
-    """Resolve ``method=None`` and reject priors the method cannot use."""
-    if method is None:
-        method = "pnp" if _is_denoiser(prior) else "irls"
-    check_choice(method, "method", METHODS)
-    if prior is None:
-        return method
-    if method == "pnp" and not _is_denoiser(prior):
-        raise ValueError(f"method 'pnp' needs a denoiser prior: one of {tuple(DENOISERS)}, a "
-                         f"Denoiser or a callable denoise(x, sigma); got {prior!r}")
-    if method != "pnp" and _is_denoiser(prior):
-        raise ValueError(f"prior {prior!r} is a denoiser: use method='pnp' (or leave method "
-                         f"unset); method {method!r} takes no denoiser")
-    if method not in ("map", "cg", "pnp"):
-        raise ValueError(f"prior is used only by methods 'map' and 'cg' (one of "
-                         f"{tuple(PRIORS)} or a Prior) and 'pnp' (a denoiser), not {method!r}")
-    return method
+def _check_options(scale, method, reference, motion, degradation, psf, phase, noise,
+                   iterations, channel_axis, prior, weight, data_term, registration, color,
+                   codec, picture_types, init, cfa, black_level, white_level):
+    scale = check_int(scale, "scale", minimum=1)
+    solve = solve_options(method, prior, weight, data_term, iterations)
+    check_choice(color, "color", COLOR_MODES)
+    check_choice(registration, "registration", REGISTRATION_METHODS)
+    check_choice(init, "init", INIT_MODES)
+    if reference is not None:
+        reference = check_int(reference, "reference", minimum=0)
+    if motion is not None and not isinstance(motion, Motion):
+        raise TypeError(f"motion must be a Motion, got {type(motion).__name__}")
+    estimate = isinstance(psf, str) and psf == "estimate"
+    psf, phase = degradation_model(degradation, scale, None if estimate else psf, phase)
+    if not 0 <= phase < scale:
+        raise ValueError(f"phase must be in [0, scale={scale}), got {phase}")
+    if noise is not None:
+        noise = check_float(noise, "noise", 0.0)
+    if cfa is None and (black_level is not None or white_level is not None):
+        raise ValueError("black_level and white_level apply only to raw mosaics (cfa=...)")
+    return Options(scale, solve, reference, motion, None if estimate else psf, phase, estimate,
+                   noise, channel_axis, registration, color, codec, picture_types, init, cfa,
+                   black_level, white_level)
 
 
 def _check_frames(frames, channel_axis):
@@ -106,8 +116,8 @@ def _check_frames(frames, channel_axis):
 def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degradation=None,
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term=None, registration="dis",
-                color="luma", codec="auto", picture_types=None, backend="auto",
-                return_history=False):
+                color="luma", codec="auto", picture_types=None, init="reference", cfa=None,
+                black_level=None, white_level=None, backend="auto", return_history=False):
     """Reconstruct one HR image from a stack of LR frames.
 
     Parameters
@@ -117,7 +127,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         makes ``"map"``/``"cg"``/``"ibp"`` single-image deblurring super-resolution.
     scale : int
         Upscaling factor s >= 1.
-    method : {"irls", "map", "cg", "ibp", "saa", "saa_median", "pnp"}, optional
+    method : {"irls", "map", "cg", "ibp", "saa", "saa_median", "pnp", "kernel"}, optional
         Default ``"irls"``, or ``"pnp"`` when ``prior`` is a denoiser (so
         ``prior="learned"`` alone selects plug-and-play with the shipped CNN).
         ``"irls"``: robust MAP by iteratively re-weighted least squares with
@@ -131,6 +141,10 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         calls) with a denoiser as the prior (default ``"learned"``: the shipped CNN,
         4-fold self-ensemble), robust data weights, parameters from the noise level
         (:func:`mfsr.solvers.pnp.pnp_parameters`); see :doc:`/learned_prior`.
+        ``"kernel"``: non-iterative kernel-regression merge in the handheld-burst style
+        (:func:`mfsr.solvers.kernel_merge`): anisotropic kernels from the local
+        structure and a robustness weight against motion the flow does not follow; no
+        deblurring, fast.
     reference : int, optional
         Frame whose view the output shows; default the middle frame ``K // 2``.
     motion : Motion, optional
@@ -185,6 +199,19 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         (:func:`mfsr.registration.confidence.photometric_confidence`), the prior weight
         counts only the frames that take part, and intra-coded frames weigh more when
         ``picture_types`` are given.
+    init : {"reference", "kernel"}
+        Starting estimate of the iterative methods: the reference frame upsampled
+        (bicubic, default) or the ``"kernel"`` merge.
+    cfa : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
+        The frames are raw Bayer mosaics ``(K, h, w)`` with this pattern: demosaicking
+        and super-resolution are solved jointly (:doc:`/raw`,
+        :func:`mfsr.demosaic.reconstruct_mosaics`); the output is linear camera RGB
+        ``(s*h, s*w, 3)`` (render it with :func:`mfsr.color.render_srgb`).
+        ``color`` and ``codec`` do not apply.
+    black_level, white_level : float or 4 floats, optional
+        Raw levels of integer mosaics (one value or one per 2x2 site in pattern order);
+        default 0 and the dtype's maximum. Float mosaics are taken as already scaled to
+        [0, 1] unless levels are given.
     picture_types : sequence of str, optional
         Picture type of each frame (``"I"``, ``"P"``, ``"B"``) as the decoder reports
         it (:func:`mfsr.degradation.compression.decode_video`).
@@ -211,73 +238,77 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     (256, 256)
     """
     xp = resolve_backend(backend, frames)
+    options = _check_options(scale, method, reference, motion, degradation, psf, phase,
+                             noise, iterations, channel_axis, prior, weight, data_term,
+                             registration, color, codec, picture_types, init, cfa,
+                             black_level, white_level)
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
-        return _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase,
-                            noise, iterations, channel_axis, prior, weight, data_term,
-                            registration, color, codec, picture_types, xp, return_history)
-
-
-def _reconstruct(frames, scale, method, reference, motion, degradation, psf, phase, noise,
-                 iterations, channel_axis, prior, weight, data_term, registration, color,
-                 codec, picture_types, xp, return_history):
-    method = _check_method_and_prior(method, prior)
-    if data_term is not None and method != "map":
-        raise ValueError(f"data_term is used only by method 'map', not {method!r}")
-    check_choice(color, "color", COLOR_MODES)
-    check_choice(registration, "registration", REGISTRATION_METHODS)
-    scale = check_int(scale, "scale", minimum=1)
-    frames = to_device(_check_frames(frames, channel_axis), xp)
-    k = frames.shape[0]
-    ref = k // 2 if reference is None else check_int(reference, "reference", minimum=0)
-    if ref >= k:
-        raise ValueError(f"reference {ref} out of range for {k} frames")
-    iterations = DEFAULT_ITERATIONS[method] if iterations is None else \
-        check_int(iterations, "iterations", minimum=0)
-    estimate = isinstance(psf, str) and psf == "estimate"
-    psf, phase = degradation_model(degradation, scale, None if estimate else psf, phase)
-    if not 0 <= phase < scale:
-        raise ValueError(f"phase must be in [0, scale={scale}), got {phase}")
-
-    colour = frames.ndim == 4 and frames.shape[-1] == 3
-    if colour:
-        ycc = rgb_to_ycbcr(frames)
-        luma = ycc[..., 0]
-    else:
-        luma = frames[..., 0] if frames.ndim == 4 else frames
-
-    if motion is None:
-        motion = register(luma, reference=ref, method=registration) if k > 1 else \
-            Motion.zeros(1, luma.shape[1:], 0, xp)
-    elif not isinstance(motion, Motion):
-        raise TypeError(f"motion must be a Motion, got {type(motion).__name__}")
-    if motion.n_frames != k or motion.lr_shape != tuple(luma.shape[1:]):
-        raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
-                         f"frames are {k} of {tuple(luma.shape[1:])}")
-    motion = motion.to(xp)
-    sigma = estimate_noise(luma) if noise is None else check_float(noise, "noise", 0.0)
-    codec = codec_model(frames, codec, picture_types)
-    motion, sigma, k_effective = _apply_codec_model(codec, motion, luma, sigma)
-    if estimate:
-        from .calibration import estimate_psf
-        psf = GaussianPSF(estimate_psf(to_numpy(luma), scale, motion.to(np), phase,
-                                       noise=sigma)[0])
-    operator = SystemOperator(motion, scale, psf, phase)
-
-    solve = _solver(method, operator, ref, sigma, iterations, prior, weight, data_term,
-                    k_effective)
-
-    if colour and color == "luma":
-        y_hr, hist = solve(luma)
-        chroma = _chroma(ycc, operator, codec, motion, ref, sigma, xp)
-        out = ycbcr_to_rgb(xp.concatenate([y_hr[..., None], chroma], axis=-1))
-    elif frames.ndim == 4:
-        results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
-        out = xp.stack([r[0] for r in results], axis=-1)
-        hist = [r[1] for r in results]
-    else:
-        out, hist = solve(frames)
+        if options.cfa is not None:
+            from .demosaic import reconstruct_mosaics
+            out, hist = reconstruct_mosaics(frames, options, xp)
+        else:
+            out, hist = _reconstruct(frames, options, xp)
     out = xp.clip(out, 0.0, 1.0).astype(xp.float32)
     return (out, hist) if return_history else out
+
+
+def reference_index(reference, n_frames):
+    """The reference frame's index: ``reference`` checked, or the middle frame."""
+    ref = n_frames // 2 if reference is None else reference
+    if ref >= n_frames:
+        raise ValueError(f"reference {ref} out of range for {n_frames} frames")
+    return ref
+
+
+def estimate_motion(options, grey, ref, xp):
+    """The call's motion (checked against the frames) or one registered on ``grey``."""
+    k = grey.shape[0]
+    motion = options.motion
+    if motion is None:
+        motion = register(grey, reference=ref, method=options.registration) if k > 1 else \
+            Motion.zeros(1, grey.shape[1:], 0, xp)
+    if motion.n_frames != k or motion.lr_shape != tuple(grey.shape[1:]):
+        raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
+                         f"frames are {k} of {tuple(grey.shape[1:])}")
+    return motion.to(xp)
+
+
+def initializer(init, operator, ref, sigma):
+    """``init(stack) -> x0`` for ``init`` in :data:`INIT_MODES`."""
+    if init == "kernel":
+        return lambda stack: solvers.kernel_merge(operator, stack, noise=sigma)[0]
+    return lambda stack: upsample(stack[ref], operator.scale, operator.phase)
+
+
+def _reconstruct(frames, options, xp):
+    frames = to_device(_check_frames(frames, options.channel_axis), xp)
+    ref = reference_index(options.reference, frames.shape[0])
+    colour = frames.ndim == 4 and frames.shape[-1] == 3
+    ycc = rgb_to_ycbcr(frames) if colour else None
+    luma = ycc[..., 0] if colour else frames[..., 0] if frames.ndim == 4 else frames
+
+    motion = estimate_motion(options, luma, ref, xp)
+    sigma = estimate_noise(luma) if options.noise is None else options.noise
+    codec = codec_model(frames, options.codec, options.picture_types)
+    motion, sigma, k_effective = _apply_codec_model(codec, motion, luma, sigma)
+    psf = options.psf
+    if options.estimate_psf:
+        from .calibration import estimate_psf
+        psf = GaussianPSF(estimate_psf(to_numpy(luma), options.scale, motion.to(np),
+                                       options.phase, noise=sigma)[0])
+    operator = SystemOperator(motion, options.scale, psf, options.phase)
+    problem = Problem(operator, ref, sigma, k_effective,
+                      initializer(options.init, operator, ref, sigma))
+    solve = _METHODS[options.solve.method].build(options.solve, problem)
+
+    if colour and options.color == "luma":
+        y_hr, hist = solve(luma)
+        chroma = _chroma(ycc, operator, codec, motion, ref, sigma, xp)
+        return ycbcr_to_rgb(xp.concatenate([y_hr[..., None], chroma], axis=-1)), hist
+    if frames.ndim == 4:
+        results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
+        return xp.stack([r[0] for r in results], axis=-1), [r[1] for r in results]
+    return solve(frames)
 
 
 def _apply_codec_model(codec, motion, luma, sigma):
@@ -340,56 +371,5 @@ def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
                                       record=False)[0]
 
 
-def _solver(method, operator, ref, sigma, iterations, prior, weight, data_term, k):
-    """Bind the method's parameters; the returned function maps a (K, h, w) stack to HR."""
-    if weight is not None:
-        weight = check_float(weight, "weight", minimum=0.0)
-
-    def init(stack):
-        return upsample(stack[ref], operator.scale, operator.phase)
-
-    if method in ("saa", "saa_median"):
-        mode = "median" if method == "saa_median" else "mean"
-        return lambda y: solvers.shift_and_add(operator, y, init(y), mode=mode)
-    if method == "ibp":
-        return lambda y: solvers.ibp(operator, y, init(y), iterations)
-    irls_weight = IRLS_GAIN * k * max(sigma, IRLS_SIGMA_FLOOR) ** 2
-    if method == "irls":
-        weight = irls_weight if weight is None else weight
-        return lambda y: solvers.irls(operator, y, init(y), weight, outer=iterations)
-    if method == "pnp":
-        # the shipped CNN with its self-ensemble; user denoisers run as given
-        prior = DEFAULT_PRIOR[method] if prior is None else prior
-        denoiser = make_denoiser(prior, PNP_ENSEMBLE if prior == "learned" else 1)
-        params = {**pnp_parameters(sigma), "iterations": iterations}
-        if weight is not None:
-            params["weight"] = weight
-
-        def pnp(y):  # plug-and-play refines the default method's result
-            no_prior = weight == 0  # then the robust data fit alone, as for other methods
-            start = solvers.irls(operator, y, init(y), 0.0 if no_prior else irls_weight,
-                                 outer=DEFAULT_ITERATIONS["irls"])
-            return start if no_prior else solvers.pnp_admm(operator, y, start[0], denoiser,
-                                                           **params)
-        return pnp
-    prior_obj = make_prior(prior if prior is not None else DEFAULT_PRIOR[method])
-    if weight is None:
-        weight = prior_weight(sigma, k, prior_obj.name)
-    if method == "cg":
-        return lambda y: solvers.conjugate_gradient(operator, y, init(y), prior_obj, weight,
-                                                    iterations)
-    if data_term is None:
-        data_term = "huber"
-    if isinstance(data_term, str):
-        check_choice(data_term, "data_term", tuple(solvers.DATA_TERMS))
-        options = {"huber": {"delta": 3.0 * max(sigma, 1e-3)},
-                   "l1": {"eps": max(sigma, 1e-3) / 4, "scale": max(sigma, 1e-3)},
-                   "l2": {}}[data_term]
-        data_term = solvers.make_data_term(data_term, **options)
-    if iterations == 0:
-        return lambda y: (init(y), solvers.History())
-    return lambda y: solvers.map_lbfgs(solvers.Objective(operator, y, data_term, prior_obj,
-                                                         weight), init(y), iterations)
-
-
-__all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS"]
+__all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS", "Options",
+           "DEFAULT_ITERATIONS", "IRLS_GAIN", "IRLS_SIGMA_FLOOR"]

@@ -7,11 +7,11 @@ from .presets import DEGRADATIONS, degradation_model
 from .psf import PSF, BicubicPSF, BoxPSF, GaussianPSF, KernelPSF, make_psf
 from .sampling import BlurDecimate
 from .simulate import Simulation, simulate, simulate_sequence
-from .system import SystemOperator
+from .system import CFASystemOperator, SystemOperator
 from .warp import Warp, upsample_flow
 
 __all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf",
-           "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "GaussianNoise",
+           "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "CFASystemOperator", "GaussianNoise",
            "PoissonGaussianNoise", "make_noise", "estimate_noise", "estimate_noise_model", "DEGRADATIONS",
            "degradation_model", "simulate", "simulate_sequence", "Simulation"]
 __all__ += ["CFA_PATTERNS", "cfa_masks", "mosaic", "mosaic_adjoint", "raw_to_float",

@@ -1,6 +1,8 @@
 """The system operator ``A = D B W`` stacked over frames, built from a `Motion`."""
 from __future__ import annotations
 
+import copy
+
 from ..backend import get_array_module
 from .._validation import check_int
 from ..kernels import kernels_for
@@ -52,6 +54,16 @@ class SystemOperator:
             xp = get_array_module(motion.flows)
             self._sampling = tuple(xp.asarray(t) for t in bd.gather_tables)
             self._sampling_t = tuple(xp.asarray(t) for t in bd.gather_tables_t)
+
+    def with_confidence(self, confidence):
+        """This operator with other data weights ``(K, h, w)``; the warps prepared for
+        it are shared, so a weighting per colour channel costs no second preparation."""
+        if tuple(confidence.shape) != tuple(self.confidence.shape):
+            raise ValueError(f"confidence must have shape {tuple(self.confidence.shape)}, "
+                             f"got {tuple(confidence.shape)}")
+        other = copy.copy(self)
+        other.confidence = confidence
+        return other
 
     @property
     def warps(self):
@@ -112,3 +124,48 @@ class SystemOperator:
     def __repr__(self):
         return (f"SystemOperator(K={self.n_frames}, lr_shape={self.lr_shape}, scale={self.scale}, "
                 f"psf={self.psf!r}, phase={self.phase:g})")
+
+
+class CFASystemOperator:
+    """``A x = [M D B W_k x]_k``: HR RGB image ``(H, W, 3)`` to raw mosaics ``(K, h, w)``.
+
+    The colour filter array ``M`` keeps, at each LR pixel, the channel its mask says
+    (:func:`mfsr.degradation.cfa.cfa_masks`). Channel ``c`` alone is the plain system
+    operator with its data weights multiplied by the mask of ``c`` (:meth:`channel`),
+    which is how the solvers see it: ``A^T C A = sum_c A_c^T (C m_c) A_c`` since the
+    masks are 0/1 and do not overlap.
+
+    Parameters
+    ----------
+    operator : SystemOperator
+        ``D B W`` of the LR (CFA) grid; its confidence is the data weight of every channel.
+    masks : array of bool, shape (3, h, w)
+        Where each channel is sampled; exactly one channel per pixel.
+    """
+
+    def __init__(self, operator, masks):
+        if not isinstance(operator, SystemOperator):
+            raise TypeError(f"operator must be a SystemOperator, got {type(operator).__name__}")
+        if tuple(masks.shape) != (3, *operator.lr_shape):
+            raise ValueError(f"masks must have shape (3, {operator.lr_shape[0]}, "
+                             f"{operator.lr_shape[1]}), got {tuple(masks.shape)}")
+        xp = get_array_module(masks)
+        if not bool(xp.all(masks.sum(axis=0) == 1)):
+            raise ValueError("masks must select exactly one channel at every pixel")
+        self.operator = operator
+        self.masks = masks
+        self.hr_shape = (*operator.hr_shape, 3)
+
+    def channel(self, c):
+        """The operator of channel ``c``: ``A`` with its confidence times mask ``c``."""
+        op = self.operator
+        return op.with_confidence(op.confidence * self.masks[c])
+
+    def forward(self, x):
+        """``A x``: RGB ``(H, W, 3)`` to mosaics ``(K, h, w)``."""
+        return sum(self.masks[c] * self.operator.forward(x[..., c]) for c in range(3))
+
+    def adjoint(self, r):
+        """``A^T r``: mosaics ``(K, h, w)`` to RGB ``(H, W, 3)``."""
+        xp = get_array_module(r)
+        return xp.stack([self.operator.adjoint(self.masks[c] * r) for c in range(3)], axis=-1)
