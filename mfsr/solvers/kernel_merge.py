@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_float, check_int
+from .._validation import check_array, check_choice, check_float, check_int
 from ..backend import get_array_module
 from ..degradation.system import SystemOperator
 from ..kernels import kernels_for
@@ -46,7 +46,7 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
                  robustness=True, robustness_gain=ROBUSTNESS_GAIN,
                  robustness_threshold=ROBUSTNESS_THRESHOLD,
                  robustness_tolerance=ROBUSTNESS_TOLERANCE, robustness_window=3, radius=2,
-                 compute_residual=False):
+                 chroma="difference", compute_residual=False):
     """Merge a burst onto the HR grid by anisotropic kernel regression (no iterations).
 
     For HR pixel ``X`` and channel ``c``::
@@ -113,6 +113,14 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     radius : int
         Half-width, in LR px, of the window of samples each HR pixel reads in each frame
         (``2 radius`` samples per axis; the kernel tapers to 0 at ``radius``).
+    chroma : {"difference", "direct"}
+        How an RGB mosaic's red and blue are merged. ``"difference"`` (default): green
+        first, from its own samples; then the differences ``R - G`` and ``B - G`` that
+        the red and blue samples leave after the green (``y - A G`` at their sites,
+        ``A`` the operator with its PSF), added back to the green, so red and blue take
+        the green's detail (two merges and one forward operator: about 1.8x the time,
+        +1.4 to +2.1 dB on the tuning bursts). ``"direct"``: every channel from its own
+        samples. Other layouts ignore it.
     compute_residual : bool
         Also compute ``||sqrt(c) (A x - y)||`` for the history (one forward operator per
         channel; off by default to keep the merge fast: NaN is recorded).
@@ -180,6 +188,7 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     if robustness_window % 2 == 0:
         raise ValueError(f"robustness_window must be odd, got {robustness_window}")
     radius = check_int(radius, "radius", minimum=1)
+    check_choice(chroma, "chroma", ("difference", "direct"))
     if not isinstance(robustness, (bool, np.bool_)):
         raise TypeError(f"robustness must be True or False, got {robustness!r}")
     reference = _reference_index(operator, reference)
@@ -232,10 +241,18 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
         weights = confidence
     icov = _upsample_lr_map(icov_lr, operator.scale, operator.phase, xp).astype(dtype)
     ks = kernels_for(values)
-    out, support = ks.kernel_merge(xp.ascontiguousarray(values), flows,
-                                   xp.ascontiguousarray(weights, dtype=dtype), icov, channel, C,
-                                   operator.scale, operator.phase, radius)
-    out = _fill_holes(out, support, xp)
+
+    def merge(samples, sample_weights, sample_channel, n_channels):
+        merged, support = ks.kernel_merge(xp.ascontiguousarray(samples), flows,
+                                          xp.ascontiguousarray(sample_weights, dtype=dtype),
+                                          icov, sample_channel, n_channels, operator.scale,
+                                          operator.phase, radius)
+        return _fill_holes(merged, support, xp)
+
+    if kind == "cfa" and C == 3 and chroma == "difference":
+        out = _merge_colour_differences(merge, operator, frames, weights, plane_masks, xp)
+    else:
+        out = merge(values, weights, channel, C)
     residual = float("nan")
     if compute_residual:
         residual = _residual_norm(operator, out, frames, plane_masks, kind, confidence, xp)
@@ -243,6 +260,18 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     if kind == "grey":
         out = out[..., 0]
     return out, hist
+
+
+def _merge_colour_differences(merge, operator, frames, weights, plane_masks, xp):
+    """RGB from a mosaic: green merged from its samples, then red and blue as green plus
+    the merged differences their samples leave after it (``y - A G`` at their sites)."""
+    green_sites = plane_masks[..., 1]
+    everywhere = xp.zeros(green_sites.shape, xp.int32)
+    green = merge(frames[..., None], weights * green_sites, everywhere, 1)[..., 0]
+    difference = frames - operator.forward(green)
+    red_or_blue = (plane_masks[..., 2] > 0).astype(xp.int32)  # channel 0: R, 1: B
+    colour = merge(difference[..., None], weights * (1 - green_sites), red_or_blue, 2)
+    return xp.stack([green + colour[..., 0], green, green + colour[..., 1]], axis=-1)
 
 
 # ----------------------------------------------------------------------------- checks
