@@ -9,7 +9,16 @@ from .backend import get_array_module
 
 
 def check_array(a, name, ndim=None, finite=True):
-    """Check that ``a`` is a real numeric array of the given ndim(s), without NaN/Inf."""
+    """Check that ``a`` is a real numeric array of the given ndim(s), without NaN/Inf.
+
+    ``finite``: True checks for NaN/Inf, False does not, ``"host"`` checks NumPy arrays
+    only. On a device (CuPy) array the test is a device-to-host sync (the answer has to
+    reach Python), so functions that the pipeline calls on device data pass ``"host"``
+    and either leave the check to their caller (:func:`mfsr.reconstruct` checks its
+    frames once) or fetch :func:`all_finite` together with the one result they read
+    back anyway (:func:`mfsr.degradation.estimate_noise`), so that a public call on
+    device input costs at most one sync.
+    """
     if isinstance(a, (list, tuple)):
         a = np.asarray(a)
     if not hasattr(a, "dtype") or not hasattr(a, "shape"):
@@ -23,9 +32,25 @@ def check_array(a, name, ndim=None, finite=True):
             raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(a.shape)}")
     if finite and a.dtype.kind == "f":
         xp = get_array_module(a)
-        if not bool(xp.all(xp.isfinite(a))):
-            raise ValueError(f"{name} contains NaN or Inf values")
+        if finite != "host" or xp is np:
+            if not bool(xp.all(xp.isfinite(a))):
+                raise ValueError(f"{name} contains NaN or Inf values")
     return a
+
+
+def all_finite(a):
+    """Whether ``a`` holds no NaN/Inf, as a 0-d array of ``a``'s module (no sync on the
+    device: read it back with the call's result, then :func:`raise_if_not_finite`)."""
+    xp = get_array_module(a)
+    if a.dtype.kind != "f":
+        return xp.asarray(True) if xp is np else xp.ones((), dtype=bool)
+    return xp.all(xp.isfinite(a))
+
+
+def raise_if_not_finite(ok, name):
+    """The error :func:`check_array` raises, for an :func:`all_finite` read back."""
+    if not bool(ok):
+        raise ValueError(f"{name} contains NaN or Inf values")
 
 
 def check_int(v, name, minimum=None):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._device_cache import device_constant
 from ._validation import check_array, check_float
 from .backend import get_array_module
 
@@ -45,18 +46,21 @@ def as_float_image(a, name="image", dtype=None):
     raise TypeError(f"{name} must be an integer or float array, got dtype {a.dtype}")
 
 
+def _matrix_t(matrix, dtype, xp):
+    """``matrix.T`` in ``dtype`` on ``xp``'s device, uploaded once per device and dtype."""
+    dtype = np.dtype(dtype)
+    return device_constant(("colour", matrix is _RGB_TO_YCBCR, dtype.str),
+                           lambda: np.asarray(matrix, dtype=dtype).T, xp)
+
+
 def rgb_to_ycbcr(rgb):
     """RGB in [0, 1] (last axis) to full-range YCbCr (Y in [0, 1], Cb/Cr centred on 0)."""
-    xp = get_array_module(rgb)
-    m = xp.asarray(_RGB_TO_YCBCR, dtype=rgb.dtype)
-    return rgb @ m.T
+    return rgb @ _matrix_t(_RGB_TO_YCBCR, rgb.dtype, get_array_module(rgb))
 
 
 def ycbcr_to_rgb(ycc):
     """Inverse of :func:`rgb_to_ycbcr`."""
-    xp = get_array_module(ycc)
-    m = xp.asarray(_YCBCR_TO_RGB, dtype=ycc.dtype)
-    return ycc @ m.T
+    return ycc @ _matrix_t(_YCBCR_TO_RGB, ycc.dtype, get_array_module(ycc))
 
 
 # --- the sRGB transfer functions (IEC 61966-2-1) ----------------------------------

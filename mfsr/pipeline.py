@@ -200,7 +200,9 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         they disagree with the warped reference
         (:func:`mfsr.registration.confidence.photometric_confidence`), the prior weight
         counts only the frames that take part, and intra-coded frames weigh more when
-        ``picture_types`` are given.
+        ``picture_types`` are given. Device (CuPy) frames are checked on the device for
+        decoded 4:2:0 video only (the JPEG test runs OpenCV's encoder on the host), so
+        JPEG-compressed device frames need ``codec="jpeg"``.
     init : {"reference", "kernel"}
         Starting estimate of the iterative methods: the reference frame upsampled
         (bicubic, default) or the ``"kernel"`` merge.
@@ -349,14 +351,15 @@ def codec_model(frames, codec="auto", picture_types=None):
 
     A ``CodecModel`` is returned as it is (the video job detects once per window and
     hands the same model to every tile); a name is resolved by
-    :func:`~mfsr.degradation.codec.detect_codec` on the frames (host copy).
+    :func:`~mfsr.degradation.codec.detect_codec` on the frames where they are (device
+    frames stay on the device: 4:2:0 detection only, JPEG when said).
     """
     if isinstance(codec, CodecModel):
         if len(codec.frame_weights) != frames.shape[0]:
             raise ValueError(f"codec model is for {len(codec.frame_weights)} frames, "
                              f"frames has {frames.shape[0]}")
         return codec
-    return detect_codec(to_numpy(frames), codec, picture_types)
+    return detect_codec(frames, codec, picture_types)
 
 
 def _chroma(ycc, operator, codec, motion, ref, sigma, xp):

@@ -22,7 +22,9 @@ Detection (:func:`detect_codec`):
   the two changes is 0.009-0.16 for qualities 50-90 and 0.79-1.0 for frames never
   JPEG-compressed (bigbuckbunny, carphone: ``benchmarks/results/compressed_sets.json``);
   the quality where it is smallest is the quality the frames were saved at, which sets
-  the error level.
+  the error level. The test runs OpenCV's encoder on the host, so ``codec="auto"`` runs
+  it on NumPy frames only; device (CuPy) frames are tested for 4:2:0 video on the
+  device, and JPEG is then said with ``codec="jpeg"``.
 """
 from __future__ import annotations
 
@@ -93,6 +95,9 @@ class CodecModel:
 def chroma_block_score(frames):
     """How constant the chroma is on aligned 2x2 blocks, against blocks offset by 1 px.
 
+    Runs on the frames' array module (NumPy or CuPy: a dozen array operations, one
+    read-back of the two deviations and of the NaN/Inf check).
+
     Parameters
     ----------
     frames : array, shape (K, h, w, 3)
@@ -106,22 +111,30 @@ def chroma_block_score(frames):
         from a 4:2:0 plane, near 1 for full-resolution chroma, ``nan`` when the frames
         have no chroma detail at all (grey).
     """
+    from ..backend import get_array_module, to_numpy
     from ..color import as_float_image, rgb_to_ycbcr
+    from .._validation import all_finite, raise_if_not_finite
 
-    frames = check_array(frames, "frames", ndim=4)
+    frames = check_array(frames, "frames", ndim=4, finite="host")
     if frames.shape[-1] != 3:
         raise ValueError(f"frames must be RGB (K, h, w, 3), got shape {frames.shape}")
-    chroma = rgb_to_ycbcr(as_float_image(np.asarray(frames)))[..., 1:]
     h, w = (frames.shape[1] // 2) * 2, (frames.shape[2] // 2) * 2
     if h < 4 or w < 4:
         raise ValueError(f"frames must be at least 4x4 pixels, got {frames.shape[1:3]}")
+    xp = get_array_module(frames)
+    chroma = rgb_to_ycbcr(as_float_image(frames))[..., 1:]
 
     def deviation(c):
         blocks = _blocks_2x2(c)
-        return float(np.abs(blocks - blocks.mean((2, 4), keepdims=True)).mean())
+        return xp.abs(blocks - blocks.mean((2, 4), keepdims=True)).mean()
 
-    aligned = deviation(chroma[:, :h, :w])
-    shifted = deviation(chroma[:, 1:h - 1, 1:w - 1])
+    parts = [deviation(chroma[:, :h, :w]), deviation(chroma[:, 1:h - 1, 1:w - 1])]
+    if xp is not np:  # the NaN/Inf check check_array left out, read back with the result
+        parts.append(all_finite(frames).astype(parts[0].dtype))
+    values = to_numpy(xp.stack(parts))
+    if xp is not np:
+        raise_if_not_finite(values[2], "frames")
+    aligned, shifted = float(values[0]), float(values[1])
     return aligned / shifted if shifted > 1e-6 else float("nan")
 
 
@@ -210,7 +223,9 @@ def detect_codec(frames, codec="auto", picture_types=None):
         Frames in [0, 1] (or uint8), RGB on the last axis.
     codec : {"auto", "none", "video", "jpeg"} or a video codec name
         ``"auto"`` decides from the frames (decoded 4:2:0 video from the chroma, so
-        colour frames only; JPEG by compressing again); the other values
+        colour frames only; JPEG by compressing again, for NumPy frames only: device
+        (CuPy) frames are tested for 4:2:0 video on the device, and JPEG needs
+        ``"jpeg"``, since the test runs OpenCV's encoder on the host); the other values
         say what the frames went through (``"h264"``, ``"h265"``, ``"hevc"``, ...
         mean ``"video"``).
     picture_types : sequence of str, optional
@@ -221,7 +236,12 @@ def detect_codec(frames, codec="auto", picture_types=None):
     -------
     CodecModel
     """
-    frames = check_array(frames, "frames", ndim=(3, 4))
+    from ..backend import get_array_module, to_numpy
+
+    # device frames: no NaN/Inf check here (a sync); chroma_block_score reads its own
+    # check back with its result, and the host JPEG test checks its copy
+    frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
+    on_device = get_array_module(frames) is not np
     if not isinstance(codec, str):
         raise TypeError(f"codec must be a string, got {type(codec).__name__}")
     codec = "video" if codec.lower() in VIDEO_ALIASES else codec.lower()
@@ -235,7 +255,7 @@ def detect_codec(frames, codec="auto", picture_types=None):
             evidence["chroma_block_score"] = chroma_block_score(frames)
             if evidence["chroma_block_score"] < CHROMA_BLOCK_THRESHOLD:
                 codec = "video"
-        if codec == "none" and min(frames.shape[1:3]) >= 16:
+        if codec == "none" and min(frames.shape[1:3]) >= 16 and not on_device:
             evidence["jpeg_ghost"], evidence["jpeg_quality"] = jpeg_quality(frames)
             if evidence["jpeg_ghost"] < JPEG_GHOST_THRESHOLD:
                 codec = "jpeg"
@@ -244,7 +264,9 @@ def detect_codec(frames, codec="auto", picture_types=None):
     if codec == "video":
         return CodecModel("video", VIDEO_SIGMA, _frame_weights(picture_types, n), evidence)
     if "jpeg_quality" not in evidence and min(frames.shape[1:3]) >= 16:
-        evidence["jpeg_ghost"], evidence["jpeg_quality"] = jpeg_quality(frames)
+        # said explicitly: the quality is measured on a host copy of the frames it uses
+        evidence["jpeg_ghost"], evidence["jpeg_quality"] = jpeg_quality(
+            to_numpy(frames[:JPEG_FRAMES, :JPEG_CROP, :JPEG_CROP]) if on_device else frames)
     return CodecModel("jpeg", jpeg_sigma(evidence.get("jpeg_quality", 75)), np.ones(n),
                       evidence)
 

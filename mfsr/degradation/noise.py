@@ -93,6 +93,80 @@ def _weakest(scores, fraction):
     return np.argsort(scores, kind="stable")[: max(1, int(fraction * len(scores)))]
 
 
+# scipy.ndimage.gaussian_filter(x, 1.0)'s taps (truncate 4: radius 4) and sobel's
+_GAUSS = np.exp(-0.5 * np.arange(-4, 5) ** 2.0)
+_GAUSS /= _GAUSS.sum()
+_DERIVATIVE, _SMOOTH = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
+
+
+def _filter_matrix(n, weights):
+    """``(n, n)`` matrix of ``scipy.ndimage.correlate1d(., weights, mode="reflect")``
+    along an axis of length ``n`` (the symmetric border folded in)."""
+    r = len(weights) // 2
+    rows = np.repeat(np.arange(n), len(weights))
+    q = np.mod(np.arange(n)[:, None] + np.arange(len(weights)) - r, 2 * n)
+    cols = np.where(q < n, q, 2 * n - 1 - q).ravel()
+    out = np.zeros((n, n))
+    np.add.at(out, (rows, cols), np.tile(weights, n))
+    return out
+
+
+def _gradient_matrices(n):
+    """``(2, n, n)``: the derivative and the smoothing of Sobel, each after the Gaussian
+    (sigma 1) along an axis of length ``n``, as matrices (float64)."""
+    g = _filter_matrix(n, _GAUSS)
+    return np.stack([_filter_matrix(n, _DERIVATIVE) @ g, _filter_matrix(n, _SMOOTH) @ g])
+
+
+def _estimate_noise_xp(image, block, fraction):
+    """:func:`estimate_noise` written against the image's array module (NumPy or CuPy),
+    a few dozen array operations for the whole stack and one read-back.
+
+    The Gaussian-then-Sobel gradient of the host path (``scipy.ndimage``, reflected
+    border) is ``L x R`` per frame with per-axis matrices built on the host once per
+    size and kept on the device (:func:`_gradient_matrices`), both gradient components
+    in one broadcast product; the Haar coefficients are one contraction of the frames'
+    2x2 cells in block order; block ranking (stable sort) and median stay on the
+    device. The NaN/Inf check of ``image`` is read back with the median (the stack's
+    minimum and maximum are finite exactly when every value is).
+    """
+    from ..backend import get_array_module, to_numpy
+    from .._device_cache import device_constant
+    from .._validation import check_int
+
+    image = check_array(image, "image", ndim=(2, 3), finite="host")
+    block = check_int(block, "block", minimum=2)
+    if block % 2:
+        raise ValueError(f"block must be even, got {block}")
+    xp = get_array_module(image)
+    k = 1 if image.ndim == 2 else image.shape[0]
+    h, w = (image.shape[-2] // block) * block, (image.shape[-1] // block) * block
+    if h == 0 or w == 0:
+        raise ValueError(f"image must be at least {block}x{block} pixels, got {image.shape}")
+    stack = image.astype(xp.float64)
+    lo, hi = stack.min(), stack.max()
+    x = stack.reshape(k, image.shape[-2], image.shape[-1])[:, :h, :w]
+    left = device_constant(("noise-left", h), lambda: _gradient_matrices(h), xp)
+    right = device_constant(("noise-right", w), lambda: _gradient_matrices(w)[::-1]
+                            .transpose(0, 2, 1).copy(), xp)
+    # component 0: d/dy (derivative along rows, smoothing along columns); 1: d/dx
+    grad = xp.linalg.norm((left @ x[:, None]) @ right, axis=1)
+    nb, b = (k, h // block, block, w // block, block), block // 2
+    scores = grad.reshape(nb).mean(axis=(2, 4))
+    tiles = x.reshape(nb)
+    touches = (tiles.min(axis=(2, 4)) <= lo) | (tiles.max(axis=(2, 4)) >= hi)
+    scores = xp.where(touches, xp.inf, scores)
+    haar = device_constant("haar-diagonal", lambda: np.array([[0.5, -0.5], [-0.5, 0.5]]), xp)
+    cells = x.reshape(k, h // block, b, 2, w // block, b, 2).transpose(0, 1, 4, 2, 5, 3, 6)
+    coeffs = xp.tensordot(cells, haar, axes=([5, 6], [0, 1])).reshape(-1, b * b)
+    n = max(1, int(fraction * coeffs.shape[0]))
+    weakest = xp.argsort(scores, axis=None, kind="stable")[:n]
+    median, lo, hi = to_numpy(xp.stack([xp.median(xp.abs(coeffs[weakest])), lo, hi]))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("image contains NaN or Inf values")
+    return float(median) / 0.6745
+
+
 def estimate_noise(image, block=8, fraction=0.15):
     """Estimate the standard deviation of white Gaussian noise in a frame or stack.
 
@@ -102,6 +176,10 @@ def estimate_noise(image, block=8, fraction=0.15):
     aliased LR frames the plain MAD rule over all pixels mistakes texture for noise.
     Blocks that touch the stack's minimum or maximum value (clipped, saturated areas,
     where the noise is cut off) are used last.
+
+    Device (CuPy) input is estimated on the device (no SciPy, no copy of the frames to
+    the host): the same filters as matrix products, the ranking and the median as array
+    operations, and one read-back of the result (which carries the NaN/Inf check).
 
     Parameters
     ----------
@@ -117,7 +195,11 @@ def estimate_noise(image, block=8, fraction=0.15):
     float
         Estimated sigma in the units of ``image``.
     """
+    from ..backend import get_array_module
+
     fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0, strict_min=True)
+    if get_array_module(image) is not np:  # NumPy keeps SciPy's filters: 3x faster on
+        return _estimate_noise_xp(image, block, fraction)  # 5 x 540x960 than the matrices
     scores, _, coeffs, touches = _blocks(image, block)
     # clipped (saturated) blocks have their noise cut off, so they would pass for the
     # flattest and pull the estimate down: they are ranked last (a stack that is not

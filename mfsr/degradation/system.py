@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 
+import numpy as np
+
+from .._device_cache import device_constant
 from ..backend import get_array_module
 from .._validation import check_int
 from ..kernels import kernels_for
@@ -10,6 +14,21 @@ from ..kernels.buffers import deliver
 from ..motion import Motion
 from .sampling import BlurDecimate
 from .warp import Warp, upsample_flow
+
+
+def _device_tables(tables, xp):
+    """The gather tables on ``xp``'s device: each uploaded once per content (shape,
+    scale, PSF and phase determine them), so the video job's per-frame operators
+    reuse them."""
+    if xp is np:
+        return tuple(xp.asarray(t) for t in tables)
+
+    def one(t):
+        t = np.ascontiguousarray(t)
+        key = ("system-table", t.dtype.str, t.shape,
+               hashlib.blake2b(t.tobytes(), digest_size=16).hexdigest())
+        return device_constant(key, lambda: t, xp)
+    return tuple(one(t) for t in tables)
 
 
 class SystemOperator:
@@ -52,8 +71,8 @@ class SystemOperator:
         self._sampling = self._sampling_t = None
         if bd.gather_tables is not None:
             xp = get_array_module(motion.flows)
-            self._sampling = tuple(xp.asarray(t) for t in bd.gather_tables)
-            self._sampling_t = tuple(xp.asarray(t) for t in bd.gather_tables_t)
+            self._sampling = _device_tables(bd.gather_tables, xp)
+            self._sampling_t = _device_tables(bd.gather_tables_t, xp)
 
     def with_confidence(self, confidence):
         """This operator with other data weights ``(K, h, w)``; the warps prepared for
