@@ -191,6 +191,94 @@ def data_fidelity(ax, y, c, kind, param, gain):
     return gain * float(total[0]), r, g
 
 
+def _smoothness_args(v, alphas):
+    n = len(reference.SMOOTHNESS_OFFSETS)
+    return (_fast(v, alphas) and v.ndim == 2 and alphas.dtype == v.dtype
+            and tuple(alphas.shape) == (n,) + tuple(v.shape))
+
+
+def smoothness_differences(x, out=None):
+    """``|x(p + o) - x(p)|`` per offset, ``inf`` outside, one pass; see
+    :func:`mfsr.kernels.reference.smoothness_differences`."""
+    if not _fast(x) or x.ndim != 2:
+        return reference.smoothness_differences(x, out)
+    x = cp.ascontiguousarray(x)
+    d = cp.empty((len(reference.SMOOTHNESS_OFFSETS),) + tuple(x.shape), dtype=x.dtype)
+    _launch(_kernel("smoothness_differences", x.dtype), d.size,
+            (x, x.dtype.type(np.inf), np.int64(x.shape[0]), np.int64(x.shape[1]), d))
+    return deliver(d, out)
+
+
+def weighted_smoothness(v, alphas, out=None, base=None):
+    """The IRLS smoothness operator as a gather (``irls.cu``, no atomics); see
+    :func:`mfsr.kernels.reference.weighted_smoothness`."""
+    if not _smoothness_args(v, alphas) or (base is not None and (
+            not _fast(base) or base.shape != v.shape or base.dtype != v.dtype)):
+        return reference.weighted_smoothness(v, alphas, out, base)
+    v, alphas = cp.ascontiguousarray(v), cp.ascontiguousarray(alphas)
+    if base is not None:
+        base = cp.ascontiguousarray(base)
+    if out is None or not (isinstance(out, cp.ndarray) and out.shape == v.shape
+                           and out.dtype == v.dtype and out.flags.c_contiguous):
+        g = cp.empty_like(v)
+    else:
+        g = out  # written per pixel after reading base at the same pixel: may be base
+    _launch(_kernel("weighted_smoothness", v.dtype), v.size,
+            (v, alphas, v if base is None else base, np.int32(base is not None),
+             np.int64(v.shape[0]), np.int64(v.shape[1]), g))
+    return g if out is None or g is out else deliver(g, out)
+
+
+def weighted_smoothness_value(v, alphas):
+    """The IRLS smoothness value as a 0-d float64 device array (per-pixel values, then one
+    deterministic sum; no host read); see
+    :func:`mfsr.kernels.reference.weighted_smoothness_value`."""
+    if not _smoothness_args(v, alphas):
+        return reference.weighted_smoothness_value(v, alphas)
+    v, alphas = cp.ascontiguousarray(v), cp.ascontiguousarray(alphas)
+    values = cp.empty(v.shape, dtype=cp.float64)
+    _launch(_kernel("weighted_smoothness_value", v.dtype), v.size,
+            (v, alphas, np.int64(v.shape[0]), np.int64(v.shape[1]), values))
+    return values.sum()
+
+
+def _scalar_args(dtype, *values):
+    """Scalars as one-element device arrays of ``dtype`` for the CG kernels, or None when
+    one is not a device array (then the reference runs)."""
+    if not all(isinstance(v, cp.ndarray) and v.size == 1 for v in values):
+        return None
+    return tuple(cp.ascontiguousarray(v, dtype=dtype).reshape(1) for v in values)
+
+
+def _cg_fast(*arrays):
+    return _fast(*arrays) and all(a.dtype == arrays[0].dtype and a.flags.c_contiguous
+                                  for a in arrays)
+
+
+def cg_update(gg, pq, x, p, g, q):
+    """``x += alpha p``, ``g -= alpha q`` in one pass, ``alpha`` read on the device; see
+    :func:`mfsr.kernels.reference.cg_update`."""
+    if not x.shape == p.shape == g.shape == q.shape:
+        raise ValueError("x, p, g and q must have one shape")
+    scalars = _scalar_args(x.dtype, gg, pq) if _cg_fast(x, p, g, q) else None
+    if scalars is None:
+        return reference.cg_update(gg, pq, x, p, g, q)
+    _launch(_kernel("cg_update", x.dtype), x.size, scalars + (np.int64(x.size), x, p, g, q))
+    return x, g
+
+
+def cg_direction(gg_new, gg, g, p):
+    """``p = g + (gg_new / gg) p`` in one pass, the ratio read on the device; see
+    :func:`mfsr.kernels.reference.cg_direction`."""
+    if g.shape != p.shape:
+        raise ValueError(f"g and p must have one shape, got {g.shape} and {p.shape}")
+    scalars = _scalar_args(p.dtype, gg_new, gg) if _cg_fast(g, p) else None
+    if scalars is None:
+        return reference.cg_direction(gg_new, gg, g, p)
+    _launch(_kernel("cg_direction", p.dtype), p.size, scalars + (np.int64(p.size), g, p))
+    return p
+
+
 def _ell_args(idx, wts, n_out, name):
     idx = cp.ascontiguousarray(cp.asarray(idx), dtype=cp.int64)
     wts = cp.ascontiguousarray(cp.asarray(wts), dtype=cp.float64)
@@ -356,3 +444,90 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
              np.int64(h), np.int64(w), np.int32(L), np.int32(C), t(scale), t(phase),
              np.int64(H), np.int64(W), out, support))
     return out, support
+
+
+# ---------------------------------------------------- Lucas-Kanade flow (registration="gpu")
+
+def lk_pyramid_down(images):
+    """One pyramid step of a stack; see :func:`mfsr.kernels.reference.lk_pyramid_down`."""
+    if not _fast(images) or images.ndim != 3:
+        return reference.lk_pyramid_down(images)
+    images = cp.ascontiguousarray(images)
+    M, h, w = (int(v) for v in images.shape)
+    ho, wo = (h + 1) // 2, (w + 1) // 2
+    taps = reference._gaussian_taps(reference.PYRAMID_SIGMA)
+    out = cp.empty((M, ho, wo), dtype=images.dtype)
+    _launch(_kernel("lk_pyramid_down", images.dtype), out.size,
+            (images, _device_constant(taps, np.float64), np.int32(len(taps) // 2),
+             np.int64(h), np.int64(w), np.int64(ho), np.int64(wo), np.int64(out.size), out))
+    return out
+
+
+def lk_upsample(flows, shape):
+    """Flows to the next finer level; see :func:`mfsr.kernels.reference.lk_upsample`."""
+    if not _fast(flows) or flows.ndim != 4 or flows.shape[-1] != 2:
+        return reference.lk_upsample(flows, shape)
+    flows = cp.ascontiguousarray(flows)
+    N, h, w = (int(v) for v in flows.shape[:3])
+    H, W = (int(v) for v in shape)
+    out = cp.empty((N, H, W, 2), dtype=flows.dtype)
+    _launch(_kernel("lk_upsample", flows.dtype), out.size,
+            (flows, np.int64(h), np.int64(w), np.int64(H), np.int64(W), np.int64(out.size),
+             out))
+    return out
+
+
+def lk_level(images, pairs, flows, iterations, window, regularization, smooth, median):
+    """All Lucas-Kanade iterations of one pyramid level for a batch of pairs, four
+    launches per iteration (products, row sums, column sums + solve, median); see
+    :func:`mfsr.kernels.reference.lk_level`."""
+    if not _fast(images, flows):
+        return reference.lk_level(images, pairs, flows, iterations, window, regularization,
+                                  smooth, median)
+    fi, ri = reference._lk_check(images, pairs, flows, median)
+    T = images.dtype
+    images = cp.ascontiguousarray(images)
+    M, h, w = (int(v) for v in images.shape)
+    N = len(fi)
+    fi, ri = _device_constant(fi, np.int64), _device_constant(ri, np.int64)
+    wa, ws = reference._gaussian_taps(window), reference._gaussian_taps(smooth)
+    taps = (_device_constant(wa, np.float64), np.int32(len(wa) // 2),
+            _device_constant(ws, np.float64), np.int32(len(ws) // 2))
+    dims = (np.int64(h), np.int64(w))
+    grads = cp.empty((M, 3, h, w), dtype=T)
+    _launch(_kernel("lk_gradients", T), M * h * w, (images, *dims, np.int64(M * h * w), grads))
+    products = cp.empty((N, 5, h, w), dtype=T)
+    vert = cp.empty((N, 7, h, w), dtype=T)
+    cur = cp.ascontiguousarray(flows, dtype=T)
+    spare = [cp.empty((N, h, w, 2), dtype=T), cp.empty((N, h, w, 2), dtype=T)]
+    n = N * h * w
+    for _ in range(int(iterations)):
+        _launch(_kernel("lk_products", T), n, (grads, fi, ri, cur, *dims, np.int64(n), products))
+        _launch(_kernel("lk_vertical", T), 7 * n,
+                (products, cur, *taps, *dims, np.int64(7 * n), vert))
+        new = spare[0] if cur is not spare[0] else spare[1]
+        _launch(_kernel("lk_solve", T), n,
+                (vert, cur, *taps, np.float64(regularization), *dims, np.int64(n), new))
+        if median > 1:
+            other = spare[1] if new is spare[0] else spare[0]
+            _launch(_kernel("lk_median", T), 2 * n,
+                    (new, np.int32(median), *dims, np.int64(2 * n), other))
+            new = other
+        cur = new
+    return cur if cur is not flows else cur.copy()
+
+
+def lk_confidence(forward, backward, tolerance):
+    """Forward-backward consistency of a batch; see
+    :func:`mfsr.kernels.reference.lk_confidence`."""
+    if not _fast(forward) or forward.ndim != 4 or forward.shape != backward.shape or \
+            forward.shape[-1] != 2:
+        return reference.lk_confidence(forward, backward, tolerance)
+    forward = cp.ascontiguousarray(forward)
+    backward = cp.ascontiguousarray(backward, dtype=forward.dtype)
+    N, h, w = (int(v) for v in forward.shape[:3])
+    out = cp.empty((N, h, w), dtype=forward.dtype)
+    _launch(_kernel("lk_confidence", forward.dtype), out.size,
+            (forward, backward, np.float64(tolerance), np.int64(h), np.int64(w),
+             np.int64(out.size), out))
+    return out

@@ -15,7 +15,11 @@ functions with the same signatures and results (to float tolerance):
 - ``pairwise_prior``, ``tv_prior``: prior values and gradients.
 - ``data_fidelity``: robust residual weighting of the data term.
 - ``axpy``, ``axpby``: ``y += a x`` in place and ``out = a x + b y`` (the solvers'
-  vector updates).
+  vector updates; coefficients may be 0-d device arrays).
+- ``smoothness_differences``, ``weighted_smoothness``, ``weighted_smoothness_value``: the
+  IRLS prior (adaptive weighted quadratic smoothness over four offsets), and
+  ``cg_update`` / ``cg_direction``: conjugate-gradient steps whose scalars stay on the
+  device (:mod:`mfsr.solvers.irls`, :func:`mfsr.solvers.cg_solve`).
 - ``kernel_merge``: the kernel-regression merge of a burst (gather form, one output
   pixel reads the LR samples near it; :func:`mfsr.solvers.kernel_merge`).
 
@@ -307,12 +311,13 @@ def axpy(a, x, y):
 
     Parameters
     ----------
-    a : float
+    a : float or 0-d array
+        A 0-d device array is used on the device (no host read).
     x, y : arrays of one shape; ``y`` is updated.
     """
     if x.shape != y.shape:
         raise ValueError(f"x and y must have one shape, got {x.shape} and {y.shape}")
-    y += a * x
+    y += _coefficient(a, y.dtype) * x
     return y
 
 
@@ -324,14 +329,157 @@ def axpby(a, x, b, y, out):
 
     Parameters
     ----------
-    a, b : float
+    a, b : float or 0-d arrays
+        0-d device arrays are used on the device (no host read).
     x, y, out : arrays of one shape and dtype
     """
     if not x.shape == y.shape == out.shape:
         raise ValueError(f"x, y and out must have one shape, got {x.shape}, {y.shape} and "
                          f"{out.shape}")
-    out[...] = a * x + b * y
+    out[...] = _coefficient(a, out.dtype) * x + _coefficient(b, out.dtype) * y
     return out
+
+
+def _coefficient(a, dtype):
+    """A scalar coefficient of the vector updates: a Python number as it is; a 0-d array
+    (or NumPy scalar) on the host as a ``float`` (free); a 0-d device array stays on the
+    device, cast to ``dtype`` (the rounding NumPy gives a Python float against arrays of
+    ``dtype``, and no host read)."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return float(a)
+    if hasattr(a, "astype"):
+        return a.astype(dtype, copy=False)
+    return a
+
+
+# ------------------------------------------------------- IRLS smoothness, fused CG steps
+
+#: Neighbour offsets ``(dy, dx)`` of the IRLS smoothness term (4-neighbourhood and
+#: diagonals, each pair once) and their weights (``1 / math.sqrt(2)`` on the diagonals).
+SMOOTHNESS_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
+SMOOTHNESS_WEIGHTS = (1.0, 1.0, 0.7071067811865475, 0.7071067811865475)
+
+
+def smoothness_differences(x, out=None):
+    """``d[o, p] = |x(p + o) - x(p)|`` for the :data:`SMOOTHNESS_OFFSETS`, ``+inf`` where
+    ``p + o`` is outside the image.
+
+    Parameters
+    ----------
+    x : array (H, W)
+    out : array (4, H, W), optional
+
+    Returns
+    -------
+    array (4, H, W) of ``x``'s dtype
+        Sorted, the ``n`` valid differences come first (``n = sum (H - |dy|) (W - |dx|)``).
+    """
+    xp = get_array_module(x)
+    d = xp.full((len(SMOOTHNESS_OFFSETS),) + tuple(x.shape), np.inf, dtype=x.dtype)
+    for o, offset in enumerate(SMOOTHNESS_OFFSETS):
+        a, b = _pair_slices(offset, x.shape)
+        d[o][b] = xp.abs(x[a] - x[b])
+    return deliver(d, out)
+
+
+def weighted_smoothness(v, alphas, out=None, base=None):
+    """``g = base + sum_o w_o D_o^T (alphas[o] D_o v)``: the gradient of
+    :func:`weighted_smoothness_value`, a symmetric positive semi-definite map of ``v``.
+
+    ``(D_o v)(p) = v(p + o) - v(p)`` over the :data:`SMOOTHNESS_OFFSETS` ``o`` with weights
+    ``w_o`` (:data:`SMOOTHNESS_WEIGHTS`).
+
+    Parameters
+    ----------
+    v : array (H, W)
+    alphas : array (4, H, W) of ``v``'s dtype
+        Weight of each pair at its base ``p`` (``alphas[o, p]`` for the pair
+        ``(p, p + o)``); entries whose pair leaves the image are not read.
+    out : array (H, W), optional
+    base : array (H, W), optional
+        Added to the result (e.g. the data term's part of a normal map); may be ``out``.
+
+    Returns
+    -------
+    array (H, W)
+    """
+    xp = get_array_module(v)
+    g = xp.zeros_like(v)
+    for o, (offset, w) in enumerate(zip(SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS)):
+        a, b = _pair_slices(offset, v.shape)
+        d = (alphas[o][b] * (v[a] - v[b])) * w
+        g[a] += d
+        g[b] -= d
+    if base is not None:
+        g = base + g
+    return deliver(g, out)
+
+
+def weighted_smoothness_value(v, alphas):
+    """``1/2 sum_o w_o sum_p alphas[o, p] (D_o v)(p)^2`` (see :func:`weighted_smoothness`),
+    accumulated in float64, as a 0-d float64 array of ``v``'s array module (on the device
+    for device arrays: no host read)."""
+    xp = get_array_module(v)
+    total = xp.zeros(v.shape, dtype=xp.float64)
+    for o, (offset, w) in enumerate(zip(SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS)):
+        a, b = _pair_slices(offset, v.shape)
+        d = (v[a] - v[b]).astype(xp.float64)
+        total[b] += w * (alphas[o][b].astype(xp.float64) * (d * d))
+    return xp.asarray((0.5 * total).sum())
+
+
+def cg_update(gg, pq, x, p, g, q):
+    """One conjugate-gradient step in place: ``x += alpha p``, ``g -= alpha q`` with
+    ``alpha = gg / max(pq, 1e-30)`` computed in float64 (``0`` when ``gg == 0``) and then
+    rounded to the arrays' dtype.
+
+    Parameters
+    ----------
+    gg, pq : float or 0-d arrays
+        ``g . g`` and ``p . q``; 0-d device arrays are read on the device (no host sync).
+    x, p, g, q : arrays of one shape and dtype
+        ``x`` and ``g`` are updated.
+    """
+    if not x.shape == p.shape == g.shape == q.shape:
+        raise ValueError("x, p, g and q must have one shape")
+    if _on_host(gg, pq):
+        num, den = float(gg), float(pq)
+        alpha = num / max(den, 1e-30) if num != 0.0 else 0.0
+        axpy(alpha, p, x)
+        axpy(-alpha, q, g)
+        return x, g
+    xp = get_array_module(x)
+    num, den = _as_float64(gg, xp), _as_float64(pq, xp)
+    alpha = xp.where(num != 0, num / xp.maximum(den, 1e-30), 0).astype(x.dtype)
+    x += alpha * p
+    g -= alpha * q
+    return x, g
+
+
+def cg_direction(gg_new, gg, g, p):
+    """The new conjugate-gradient direction in place: ``p = g + (gg_new / gg) p``, the
+    ratio in float64 (``0`` when ``gg == 0``) rounded to the arrays' dtype; scalars as
+    for :func:`cg_update`."""
+    if g.shape != p.shape:
+        raise ValueError(f"g and p must have one shape, got {g.shape} and {p.shape}")
+    if _on_host(gg_new, gg):
+        num, den = float(gg_new), float(gg)
+        return axpby(1.0, g, num / den if den != 0.0 else 0.0, p, p)
+    xp = get_array_module(p)
+    num, den = _as_float64(gg_new, xp), _as_float64(gg, xp)
+    ratio = xp.where(den != 0, num / xp.where(den != 0, den, 1), 0).astype(p.dtype)
+    p *= ratio
+    p += g
+    return p
+
+
+def _on_host(*values):
+    """True when every value is a Python number or a host (NumPy) scalar / array."""
+    return all(isinstance(v, (int, float, np.ndarray, np.generic)) for v in values)
+
+
+def _as_float64(v, xp):
+    return xp.asarray(v).astype(xp.float64)
 
 
 # ---------------------------------------------------------------- kernel-regression merge
@@ -478,3 +626,281 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
     out = xp.where(ok, num / xp.where(ok, den, 1), xp.where(xp.isfinite(bestq), bestv, 0))
     support = xp.where(ok, den, xp.where(xp.isfinite(bestq), 0, -1))
     return out.astype(T, copy=False), support.astype(T, copy=False)
+
+
+# ---------------------------------------------------- Lucas-Kanade flow (registration="gpu")
+
+#: Largest side of :func:`lk_level`'s median window (the CUDA kernel sorts in registers).
+LK_MAX_MEDIAN = 9
+#: Standard deviation (px of the finer level) of :func:`lk_pyramid_down`'s anti-alias blur.
+PYRAMID_SIGMA = 1.0
+
+
+def _gaussian_taps(sigma):
+    """Normalised Gaussian taps (float64) as ``scipy.ndimage.gaussian_filter`` makes them
+    (truncated at 4 sigma: radius ``int(4 sigma + 0.5)``); ``[1.0]`` for radius 0."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    if radius == 0:
+        return np.ones(1)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (float(sigma) * float(sigma)) * x * x)
+    return phi / phi.sum()
+
+
+def _lk_check(images, pairs, flows, median):
+    """Shared argument checks of :func:`lk_level`; the pairs as two tuples of ints."""
+    if images.ndim != 3 or flows.ndim != 4 or flows.shape[-1] != 2:
+        raise ValueError(f"images must be (M, h, w) and flows (N, h, w, 2), got "
+                         f"{tuple(images.shape)} and {tuple(flows.shape)}")
+    pairs = [(int(f), int(r)) for f, r in pairs]
+    m = images.shape[0]
+    if len(pairs) != flows.shape[0] or tuple(flows.shape[1:3]) != tuple(images.shape[1:]):
+        raise ValueError(f"flows {tuple(flows.shape)} must hold one (h, w, 2) flow per pair "
+                         f"({len(pairs)}) of images {tuple(images.shape)}")
+    if any(not (0 <= f < m and 0 <= r < m) for f, r in pairs):
+        raise ValueError(f"pair indices must be in [0, {m})")
+    if not 0 <= int(median) <= LK_MAX_MEDIAN:
+        raise ValueError(f"median must be in [0, {LK_MAX_MEDIAN}], got {median}")
+    return tuple(f for f, _ in pairs), tuple(r for _, r in pairs)
+
+
+def _lk_axis(xp, c, n):
+    """Clamped bilinear coordinates ``c`` on an axis of ``n`` px: first index, second
+    index and fraction (``c``'s dtype), as :func:`mfsr.registration.gpu_flow.bilinear_sample`."""
+    c = xp.clip(c, 0, n - 1)
+    i0 = xp.minimum(xp.floor(c), max(n - 2, 0))
+    frac = (c - i0).astype(c.dtype)
+    i0 = i0.astype(xp.int64)
+    return i0, i0 + (1 if n > 1 else 0), frac
+
+
+def _lk_bilerp(a, b, c, d, fy, fx):
+    top = a + fx * (b - a)
+    bot = c + fx * (d - c)
+    return top + fy * (bot - top)
+
+
+def _lk_sample(xp, images, cy, cx):
+    """Bilinear samples of ``images`` (N, C, h, w) at ``(cy, cx)`` (N, h', w') -> (N, C, h', w')."""
+    n, c, h, w = images.shape
+    i0, i1, fy = _lk_axis(xp, cy, h)
+    j0, j1, fx = _lk_axis(xp, cx, w)
+    flat = images.reshape(n, c, h * w)
+
+    def at(i, j):
+        return xp.take_along_axis(flat, (i * w + j).reshape(n, 1, -1), axis=2).reshape(
+            (n, c) + cy.shape[1:])
+    return _lk_bilerp(at(i0, j0), at(i0, j1), at(i1, j0), at(i1, j1), fy[:, None],
+                      fx[:, None])
+
+
+def _lk_correlate(xp, a, taps, axis, out_index=None):
+    """``sum_t taps[t] a[..., clamp(i + t - r), ...]`` along ``axis`` (-2 or -1),
+    accumulated in float64 in tap order, at the positions ``out_index`` (default all),
+    rounded to ``a``'s dtype."""
+    n = a.shape[axis]
+    r = len(taps) // 2
+    pos = xp.arange(n) if out_index is None else out_index
+    acc = None
+    for t, wt in enumerate(taps):
+        idx = xp.clip(pos + (t - r), 0, n - 1)
+        term = float(wt) * xp.take(a, idx, axis=axis).astype(xp.float64)
+        acc = term if acc is None else acc + term
+    return acc.astype(a.dtype)
+
+
+def lk_pyramid_down(images):
+    """One pyramid step of a stack: Gaussian blur (sigma :data:`PYRAMID_SIGMA`, edges
+    replicated, rows then columns, each pass summed in float64 and rounded to the
+    dtype) and every second pixel kept, as ``scipy.ndimage.gaussian_filter(image, 1.0,
+    mode="nearest")[::2, ::2]``.
+
+    Parameters
+    ----------
+    images : array (M, h, w), float32 or float64
+
+    Returns
+    -------
+    array (M, (h + 1) // 2, (w + 1) // 2)
+    """
+    xp = get_array_module(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (M, h, w), got {tuple(images.shape)}")
+    taps = _gaussian_taps(PYRAMID_SIGMA)
+    h, w = images.shape[1:]
+    rows = _lk_correlate(xp, images, taps, -2, xp.arange(0, h, 2))
+    return _lk_correlate(xp, rows, taps, -1, xp.arange(0, w, 2))
+
+
+def lk_upsample(flows, shape):
+    """Flows of a pyramid level brought to the next finer one: ``2 f(P / 2, Q / 2)``,
+    bilinear, clamped (the ``[::2]`` decimation of :func:`lk_pyramid_down`).
+
+    Parameters
+    ----------
+    flows : array (N, h, w, 2)
+    shape : (H, W)
+        The finer level's size.
+
+    Returns
+    -------
+    array (N, H, W, 2) of ``flows``' dtype
+    """
+    xp = get_array_module(flows)
+    if flows.ndim != 4 or flows.shape[-1] != 2:
+        raise ValueError(f"flows must be (N, h, w, 2), got {tuple(flows.shape)}")
+    T = flows.dtype
+    n, h, w, _ = flows.shape
+    H, W = (int(v) for v in shape)
+    i0, i1, fy = _lk_axis(xp, xp.arange(H, dtype=T) / T.type(2), h)
+    j0, j1, fx = _lk_axis(xp, xp.arange(W, dtype=T) / T.type(2), w)
+    i0, i1, fy = i0[:, None], i1[:, None], fy[:, None, None]
+    v = _lk_bilerp(flows[:, i0, j0], flows[:, i0, j1], flows[:, i1, j0], flows[:, i1, j1],
+                   fy, fx[:, None])
+    return (T.type(2) * v).astype(T, copy=False)
+
+
+def _lk_gradients(xp, images):
+    """(M, 3, h, w): each image and its central differences along x and y (edges
+    replicated), ``0.5 (a[+1] - a[-1])`` in the dtype."""
+    half = images.dtype.type(0.5)
+    h, w = images.shape[1:]
+    jp, jm = xp.minimum(xp.arange(w) + 1, w - 1), xp.maximum(xp.arange(w) - 1, 0)
+    ip, im = xp.minimum(xp.arange(h) + 1, h - 1), xp.maximum(xp.arange(h) - 1, 0)
+    gx = half * (images[:, :, jp] - images[:, :, jm])
+    gy = half * (images[:, ip, :] - images[:, im, :])
+    return xp.stack([images, gx, gy], axis=1)
+
+
+def _lk_products(xp, grads, fi, ri, flows):
+    """(N, 5, h, w): ``gx^2, gx gy, gy^2, gx it, gy it`` of each pair, with the
+    reference and its gradient sampled at ``p + flow(p)``, the gradient the mean of the
+    frame's and the warped reference's and ``it = warped - frame``."""
+    T = grads.dtype
+    h, w = grads.shape[2:]
+    frame, ref = grads[list(fi)], grads[list(ri)]
+    cy = xp.arange(h, dtype=T)[None, :, None] + flows[..., 1]
+    cx = xp.arange(w, dtype=T)[None, None, :] + flows[..., 0]
+    v = _lk_sample(xp, ref, cy, cx)
+    half = T.type(0.5)
+    gx = half * (v[:, 1] + frame[:, 1])
+    gy = half * (v[:, 2] + frame[:, 2])
+    it = v[:, 0] - frame[:, 0]
+    return xp.stack([gx * gx, gx * gy, gy * gy, gx * it, gy * it], axis=1)
+
+
+def _lk_solve(xp, products, flows, wa, ws, regularization):
+    """The regularised 2x2 update of every pixel (float64, rounded to the dtype):
+    ``(A + lam I) u = A u0 - b + lam mean(u0)``, with ``A``, ``b`` the window sums
+    (``wa``) and ``mean`` the flow smoothed by ``ws``."""
+    T = flows.dtype
+    s = _lk_correlate(xp, _lk_correlate(xp, products, wa, -2), wa, -1).astype(xp.float64)
+    f = xp.moveaxis(flows, -1, 1)
+    m = _lk_correlate(xp, _lk_correlate(xp, f, ws, -2), ws, -1).astype(xp.float64)
+    f = f.astype(xp.float64)
+    lam = float(regularization)
+    a11, a12, a22, b1, b2 = (s[:, c] for c in range(5))
+    r1 = a11 * f[:, 0] + a12 * f[:, 1] - b1 + lam * m[:, 0]
+    r2 = a12 * f[:, 0] + a22 * f[:, 1] - b2 + lam * m[:, 1]
+    a11 = a11 + lam
+    a22 = a22 + lam
+    det = a11 * a22 - a12 * a12
+    return xp.stack([(a22 * r1 - a12 * r2) / det, (a11 * r2 - a12 * r1) / det],
+                    axis=-1).astype(T)
+
+
+def _lk_median(xp, flows, m):
+    """Median of each flow component over an ``m x m`` window (offsets ``-(m // 2)`` to
+    ``m - 1 - m // 2``, edges replicated; element ``m * m // 2`` of the sorted window,
+    as ``scipy.ndimage.median_filter``)."""
+    h, w = flows.shape[1:3]
+    lo = -(m // 2)
+    rows, cols = xp.arange(h), xp.arange(w)
+    window = [flows[:, xp.clip(rows + a, 0, h - 1)][:, :, xp.clip(cols + b, 0, w - 1)]
+              for a in range(lo, lo + m) for b in range(lo, lo + m)]
+    return xp.sort(xp.stack(window), axis=0)[(m * m) // 2]
+
+
+def lk_level(images, pairs, flows, iterations, window, regularization, smooth, median):
+    """All Lucas-Kanade iterations of one pyramid level for a batch of image pairs.
+
+    For pair ``n = (f, r)``: the flow ``u`` (``flows[n]``) is refined ``iterations``
+    times so that ``images[r](p + u(p)) ~ images[f](p)``. Each iteration: the reference
+    and its gradient (central differences) are sampled bilinearly (clamped) at
+    ``p + u(p)``; ``g`` = mean of that gradient and the frame's, ``it`` = warped
+    reference - frame; the structure tensor ``A = sum g g^T`` and ``b = sum g it`` are
+    summed over a Gaussian window (``window`` px, separable, rows then columns, float64
+    sums rounded to the dtype, edges replicated); the update solves
+    ``(A + lam I) u_new = A u - b + lam mean(u)`` per pixel in float64 (``mean``: ``u``
+    smoothed by a Gaussian of ``smooth`` px, or ``u`` itself for 0), so that where the
+    window has no texture the neighbours' flow is kept; then each component is
+    median-filtered over ``median x median`` pixels (none for 0 or 1). A pair of an
+    image with itself keeps a zero flow exactly.
+
+    Parameters
+    ----------
+    images : array (M, h, w), float32 or float64
+        The images of this level (frames and references).
+    pairs : sequence of (int, int)
+        ``(frame, reference)`` indices into ``images``, one per flow.
+    flows : array (N, h, w, 2)
+        Initial ``(dx, dy)`` per pair; not modified.
+    iterations : int
+    window, smooth : float
+        Standard deviations (px) of the summation window and of the flow smoothing.
+    regularization : float
+        ``lam``, added to the diagonal of ``A``.
+    median : int
+        Side of the median window, 0 to :data:`LK_MAX_MEDIAN`.
+
+    Returns
+    -------
+    array (N, h, w, 2) of ``images``' dtype
+    """
+    xp = get_array_module(images, flows)
+    fi, ri = _lk_check(images, pairs, flows, median)
+    flows = flows.astype(images.dtype)
+    wa, ws = _gaussian_taps(window), _gaussian_taps(smooth)
+    grads = _lk_gradients(xp, images)
+    for _ in range(int(iterations)):
+        flows = _lk_solve(xp, _lk_products(xp, grads, fi, ri, flows), flows, wa, ws,
+                          regularization)
+        if median > 1:
+            flows = _lk_median(xp, flows, int(median))
+    return flows
+
+
+def lk_confidence(forward, backward, tolerance):
+    """Forward-backward consistency of a batch of flow pairs.
+
+    ``e = f(p) + b(p + f(p))`` (``b`` sampled bilinearly, clamped, in the dtype);
+    confidence ``exp(-|e|^2 / (2 tolerance^2))`` (float64, rounded to the dtype), 0 where
+    ``p + f(p)`` leaves the frame by more than half a pixel.
+
+    Parameters
+    ----------
+    forward, backward : array (N, h, w, 2)
+    tolerance : float
+
+    Returns
+    -------
+    array (N, h, w) of ``forward``'s dtype
+    """
+    xp = get_array_module(forward, backward)
+    if forward.ndim != 4 or forward.shape[-1] != 2 or forward.shape != backward.shape:
+        raise ValueError(f"forward and backward must be (N, h, w, 2) of one shape, got "
+                         f"{tuple(forward.shape)} and {tuple(backward.shape)}")
+    T = forward.dtype
+    backward = backward.astype(T, copy=False)
+    n, h, w, _ = forward.shape
+    cy = xp.arange(h, dtype=T)[None, :, None] + forward[..., 1]
+    cx = xp.arange(w, dtype=T)[None, None, :] + forward[..., 0]
+    v = _lk_sample(xp, xp.moveaxis(backward, -1, 1), cy, cx)
+    e0 = (forward[..., 0] + v[:, 0]).astype(xp.float64)
+    e1 = (forward[..., 1] + v[:, 1]).astype(xp.float64)
+    tol = float(tolerance)
+    conf = xp.exp(-0.5 * (e0 * e0 + e1 * e1) / (tol * tol))
+    tx = xp.arange(w, dtype=xp.float64)[None, None, :] + forward[..., 0].astype(xp.float64)
+    ty = xp.arange(h, dtype=xp.float64)[None, :, None] + forward[..., 1].astype(xp.float64)
+    inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
+    return xp.where(inside, conf, 0.0).astype(T)

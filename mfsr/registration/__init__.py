@@ -37,8 +37,10 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     method : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}
         Dense flow (OpenCV DIS, OpenCV Farneback, scikit-image TV-L1), global
         motion (phase-correlation translation, ECC affine), or ``"gpu"``: pyramidal
-        Lucas-Kanade written against ``xp`` (:func:`~mfsr.registration.gpu_flow.flow_lk`),
-        which runs where the frames are, so CuPy frames never leave the GPU.
+        Lucas-Kanade (:func:`~mfsr.registration.gpu_flow.flow_lk`) through the kernel
+        set of the frames, all forward and backward flows in one batch
+        (:func:`~mfsr.registration.gpu_flow.flow_lk_batch`), so CuPy frames never leave
+        the GPU: no host sync, no OpenCV (non-finite values are then not checked).
     confidence : bool
         Compute per-pixel confidence from a forward-backward check (costs a second
         flow per frame); otherwise all ones.
@@ -62,7 +64,7 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     >>> motion.flows.shape
     (3, 256, 256, 2)
     """
-    frames = check_array(frames, "frames", ndim=(3, 4))
+    frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
     if frames.ndim == 4:
         ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
         frames = frames.swapaxes(ax, 3) if ax != 3 else frames
@@ -76,19 +78,39 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     if ref >= k:
         raise ValueError(f"reference {ref} out of range for {k} frames")
     estimate = ESTIMATORS[method]
+    batched = getattr(estimate, "batched", None)
+    if batched is not None:
+        # all forward (frame -> reference) and backward flows in one call, where the
+        # frames are; the reference's pair with itself keeps the indexing trivial and
+        # is set to exactly zero
+        stack = as_float_image(frames, "frames").astype(xp.float32, copy=False)
+        pairs = [(i, ref) for i in range(k)]
+        if confidence:
+            pairs += [(ref, i) for i in range(k)]
+        est = batched(stack, pairs)
+        flows = est[:k]
+        flows[ref] = 0
+        if confidence:
+            back = est[k:]
+            back[ref] = 0
+            conf = forward_backward_confidence(flows, back, tolerance)
+        else:
+            conf = xp.ones(flows.shape[:3], xp.float32)
+        return Motion(flows, conf, ref)
     # estimators written against xp take the frames where they are; OpenCV needs NumPy
     wp = xp if getattr(estimate, "device_arrays", False) else np
     stack = to_device(as_float_image(frames, "frames"), wp).astype(wp.float32)
     h, w = stack.shape[1:]
     flows = wp.zeros((k, h, w, 2), wp.float32)
-    conf = wp.ones((k, h, w), wp.float32)
+    back = wp.zeros((k, h, w, 2), wp.float32)
     for i in range(k):
         if i == ref:
             continue
         flows[i] = estimate(stack[i], stack[ref])
         if confidence:
-            back = estimate(stack[ref], stack[i])
-            conf[i] = forward_backward_confidence(flows[i], back, tolerance)
+            back[i] = estimate(stack[ref], stack[i])
+    conf = forward_backward_confidence(flows, back, tolerance) if confidence else \
+        wp.ones((k, h, w), wp.float32)
     return Motion(to_device(flows, xp), to_device(conf, xp), ref)
 
 

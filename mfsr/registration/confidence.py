@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from ..backend import get_array_module
+from ..kernels import kernels_for
 from .gpu_flow import bilinear_sample
 
 
@@ -27,27 +28,32 @@ def forward_backward_confidence(forward, backward, tolerance=0.5):
 
     Parameters
     ----------
-    forward : ndarray, shape (h, w, 2)
-        Flow frame -> reference.
-    backward : ndarray, shape (h, w, 2)
-        Flow reference -> frame.
+    forward : array, shape (h, w, 2) or (N, h, w, 2)
+        Flow(s) frame -> reference.
+    backward : array, same shape
+        Flow(s) reference -> frame.
     tolerance : float
         Error (LR px) at which the confidence falls to ``exp(-1/2)``.
 
     Returns
     -------
-    ndarray, shape (h, w), float32
-        Gaussian of the round-trip error; 0 where ``p + f(p)`` leaves the frame. On the
-        array module of the flows (CuPy flows are processed on the GPU).
+    array, shape (h, w) or (N, h, w), float32
+        Gaussian of the round-trip error (``b`` sampled bilinearly, clamped); 0 where
+        ``p + f(p)`` leaves the frame. One call of the flows' kernel set
+        (``lk_confidence``) for the whole batch, on the flows' array module.
     """
-    h, w = forward.shape[:2]
     xp = get_array_module(forward, backward)
-    err = forward + sample(backward, forward)
-    conf = xp.exp(-0.5 * (err[..., 0] ** 2 + err[..., 1] ** 2) / tolerance**2)
-    gx, gy = xp.meshgrid(xp.arange(w), xp.arange(h))
-    tx, ty = gx + forward[..., 0], gy + forward[..., 1]
-    inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
-    return (conf * inside).astype(np.float32)
+    single = forward.ndim == 3
+    if forward.ndim not in (3, 4) or forward.shape[-1] != 2 or \
+            tuple(forward.shape) != tuple(backward.shape):
+        raise ValueError(f"forward and backward must be (h, w, 2) or (N, h, w, 2) flows of "
+                         f"one shape, got {tuple(forward.shape)} and {tuple(backward.shape)}")
+    forward = forward.astype(xp.float32, copy=False)
+    backward = backward.astype(xp.float32, copy=False)
+    if single:
+        forward, backward = forward[None], backward[None]
+    conf = kernels_for(forward).lk_confidence(forward, backward, float(tolerance))
+    return conf[0] if single else conf
 
 
 def _local_mean(image, xp):

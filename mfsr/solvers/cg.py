@@ -9,6 +9,14 @@ from .history import History
 def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
     """Solve ``normal(x) = rhs`` for a symmetric positive (semi-)definite linear map.
 
+    The scalars of the iteration (``g.g``, ``p.q`` and the step sizes) stay 0-d arrays of
+    the data's module and are used where they are (:func:`~mfsr.kernels.reference.cg_update`,
+    :func:`~mfsr.kernels.reference.cg_direction`), so that on the GPU a step is a few
+    kernel-set calls and no host read. Only the early stop reads a number back (once per
+    step): it runs when ``tol > 0`` or a ``callback`` is given. With ``tol=0`` (what the
+    IRLS and ADMM inner solves use) all ``iterations`` steps run; a step from an exact
+    solution (``g.g == 0``) leaves ``x`` as it is.
+
     Parameters
     ----------
     normal : callable
@@ -17,9 +25,9 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
     x : array
         Start; updated in place and returned.
     iterations : int
-        Maximum number of steps.
+        Maximum number of steps (the number of steps when ``tol=0`` and no callback).
     tol : float
-        Stop when ``||rhs - M x|| <= tol * ||rhs - M x0||``.
+        Stop when ``||rhs - M x|| <= tol * ||rhs - M x0||`` (checked on the host).
     callback : callable, optional
         Called with ``x`` after each step.
 
@@ -32,17 +40,18 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
     vec = kernels_for(x)  # in-place, parallel vector updates: no image per step
     g = rhs - normal(x)
     p = g.copy()
-    gg = float(xp.vdot(g, g))
-    gg0 = gg
-    for _ in range(iterations):
-        if gg == 0.0 or gg <= tol**2 * gg0:  # converged (or x0 was exact)
-            break
+    gg = xp.vdot(g, g)
+    stop = tol > 0 or callback is not None
+    gg0 = float(gg) if stop else None  # host reads: only when asked for
+    for i in range(iterations):
+        if stop:
+            ggf = gg0 if i == 0 else float(gg)
+            if ggf == 0.0 or ggf <= tol**2 * gg0:  # converged (or x0 was exact)
+                break
         q = normal(p)
-        alpha = gg / max(float(xp.vdot(p, q)), 1e-30)
-        vec.axpy(alpha, p, x)
-        vec.axpy(-alpha, q, g)
-        gg_new = float(xp.vdot(g, g))
-        vec.axpby(1.0, g, gg_new / gg, p, p)
+        vec.cg_update(gg, xp.vdot(p, q), x, p, g, q)  # x += alpha p, g -= alpha q
+        gg_new = xp.vdot(g, g)
+        vec.cg_direction(gg_new, gg, g, p)  # p = g + (gg_new / gg) p
         gg = gg_new
         if callback is not None:
             callback(x)

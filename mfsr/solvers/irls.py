@@ -11,22 +11,82 @@ steps, warm-started.
   errors, a bad frame) lose their pull as the iterations go.
 - Prior weights ``a_o(p) = min(1, t_p / |d_o(p)|)`` on the neighbour differences ``d_o``
   (4-neighbourhood and diagonals): spatially adaptive, so edges are smoothed less.
+
+On the GPU a solve makes no host read until its end: the robust scales are medians taken
+on the device (a sort and an index, no boolean-mask indexing), the thresholds and the
+history's values stay 0-d device arrays, the smoothness operator is one kernel-set call
+(:func:`mfsr.kernels.reference.weighted_smoothness`, a gather), each conjugate-gradient
+step runs a fixed number of kernel-set calls (:func:`mfsr.solvers.cg_solve` with
+``tol=0``), and the history is read back once (:meth:`History.read_back`).
 """
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from ..backend import get_array_module
-from ..kernels.reference import _pair_slices
+from ..kernels import kernels_for
+from ..kernels.reference import SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, _pair_slices
 from .cg import cg_solve
 from .history import History
 
-_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
-_WEIGHTS = (1.0, 1.0, 1 / math.sqrt(2), 1 / math.sqrt(2))
+_OFFSETS = SMOOTHNESS_OFFSETS
+_WEIGHTS = SMOOTHNESS_WEIGHTS
+_MAD = 1.4826  # MAD to standard deviation, Gaussian
+_FLOOR = 1e-4  # smallest robust scale
 
 
-def _mad_scale(values, xp, floor=1e-4):
-    return max(1.4826 * float(xp.median(xp.abs(values))), floor)
+def _n_pairs(shape):
+    """Number of valid neighbour pairs of an image of ``shape`` over :data:`_OFFSETS`."""
+    H, W = shape
+    return sum(max(H - abs(dy), 0) * max(W - abs(dx), 0) for dy, dx in _OFFSETS)
+
+
+def _sorted_median(s, n, xp):
+    """The median of the ``n`` first values of the ascending 1-D array ``s`` (``n`` a host
+    int or a 0-d device integer array, read on the device), rounded as ``np.median``: the
+    mean of the two middle values (one value counted twice when ``n`` is odd)."""
+    if isinstance(n, (int, np.integer)):
+        lo, hi = s[(n - 1) // 2], s[n // 2]
+    else:
+        lo, hi = xp.take(s, (n - 1) // 2), xp.take(s, n // 2)
+    return (lo + hi) * 0.5
+
+
+def _threshold(median, threshold, dtype, xp):
+    """``threshold * max(1.4826 * median, 1e-4)`` in float64, then in ``dtype``: the number
+    the weights are computed with (a 0-d array; on the device it stays there)."""
+    scale = xp.maximum(xp.asarray(median).astype(xp.float64) * _MAD, _FLOOR)
+    return xp.asarray(threshold * scale).astype(dtype)
+
+
+def _data_weights(r, confidence, threshold, xp):
+    """``c * min(1, t_r / |r|)`` with ``t_r`` from the median of ``|r|`` over the pixels with
+    confidence above 1/2 (over all pixels when there are none), without a host read."""
+    absr = xp.abs(r)
+    mask = confidence > 0.5
+    n = xp.count_nonzero(mask)
+    none = n == 0
+    s = xp.sort(xp.where(mask | none, absr, np.inf), axis=None)
+    t_r = _threshold(_sorted_median(s, xp.where(none, r.size, n), xp), threshold, r.dtype, xp)
+    return confidence * xp.minimum(1.0, t_r / xp.maximum(absr, 1e-12))
+
+
+def _prior_weights(x, threshold, ks, xp):
+    """Per-pair weights ``(4, H, W)``: ``min(1, t_p / |d_o(p)|)`` at each pair's base ``p``,
+    0 where the pair leaves the image; ``t_p`` from the median of the valid ``|d_o|``."""
+    d = ks.smoothness_differences(x)  # +inf where the pair leaves the image
+    n = _n_pairs(x.shape)
+    median = _sorted_median(xp.sort(d, axis=None), n, xp) if n else 0.0
+    t_p = _threshold(median, threshold, x.dtype, xp)
+    return xp.minimum(1.0, t_p / xp.maximum(d, 1e-12))
+
+
+def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, prior=True):
+    xp = get_array_module(x)
+    r = operator.forward(x) - frames
+    beta = _data_weights(r, confidence, data_threshold, xp).astype(x.dtype, copy=False)
+    alphas = _prior_weights(x, prior_threshold, kernels_for(x), xp) if prior else None
+    return beta, alphas
 
 
 def irls_weights(operator, frames, x, confidence, data_threshold=2.0, prior_threshold=2.0):
@@ -48,31 +108,8 @@ def irls_weights(operator, frames, x, confidence, data_threshold=2.0, prior_thre
     alphas : list of arrays
         One weight map per neighbour offset (over the valid pairs).
     """
-    xp = get_array_module(x)
-    r = operator.forward(x) - frames
-    t_r = data_threshold * _mad_scale(r[confidence > 0.5] if bool((confidence > 0.5).any())
-                                      else r, xp)
-    beta = confidence * xp.minimum(1.0, t_r / xp.maximum(xp.abs(r), 1e-12))
-    diffs = []
-    for o in _OFFSETS:
-        a, b = _pair_slices(o, x.shape)
-        diffs.append(x[a] - x[b])
-    t_p = prior_threshold * _mad_scale(xp.concatenate([d.ravel() for d in diffs]), xp)
-    alphas = [xp.minimum(1.0, t_p / xp.maximum(xp.abs(d), 1e-12)) for d in diffs]
-    return beta.astype(x.dtype), [al.astype(x.dtype) for al in alphas]
-
-
-def _weighted_smoothness(v, alphas, xp):
-    """``sum_o w_o D_o^T (a_o D_o v)`` and ``1/2 sum_o w_o sum a_o (D_o v)^2``."""
-    g = xp.zeros_like(v)
-    value = 0.0
-    for o, w, al in zip(_OFFSETS, _WEIGHTS, alphas):
-        a, b = _pair_slices(o, v.shape)
-        d = al * (v[a] - v[b]) * w
-        value += 0.5 * float(xp.vdot(d, v[a] - v[b]))
-        g[a] += d
-        g[b] -= d
-    return g, value
+    beta, alphas = _weights(operator, frames, x, confidence, data_threshold, prior_threshold)
+    return beta, [alphas[o][_pair_slices(off, x.shape)[1]] for o, off in enumerate(_OFFSETS)]
 
 
 def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
@@ -90,7 +127,8 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
     outer : int
         Re-weighting steps.
     inner : int
-        Conjugate-gradient steps per re-weighting.
+        Conjugate-gradient steps per re-weighting (always all of them: no early stop, so
+        that the GPU path needs no host read).
     confidence : array, shape (K, h, w), optional
         Registration confidence; default the operator's.
     data_threshold, prior_threshold : float
@@ -101,24 +139,32 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
     x : array, shape (H, W)
     history : History
         One entry per outer iteration; ``objective`` is the weighted least-squares value.
+        On the GPU the values are read back once, at the end of the solve.
     """
     xp = get_array_module(frames)
+    ks = kernels_for(x0)
     conf = operator.confidence if confidence is None else confidence
     x = x0.copy()
     hist = History()
+    smooth = bool(weight)
     for _ in range(outer):
         hist.start()
-        beta, alphas = irls_weights(operator, frames, x, conf, data_threshold, prior_threshold)
+        beta, alphas = _weights(operator, frames, x, conf, data_threshold, prior_threshold,
+                                prior=smooth)
+        if smooth:
+            alphas = alphas * weight  # lambda folded into the pair weights: one call below
 
-        def normal(v):
-            out = operator.adjoint(beta * operator.forward(v))
-            if weight:
-                out += weight * _weighted_smoothness(v, alphas, xp)[0]
-            return out
+            def normal(v):
+                data = operator.adjoint(beta * operator.forward(v))
+                return ks.weighted_smoothness(v, alphas, out=data, base=data)
+        else:
+            def normal(v):
+                return operator.adjoint(beta * operator.forward(v))
 
         x = cg_solve(normal, operator.adjoint(beta * frames), x, inner)
         r = operator.forward(x) - frames
-        data = 0.5 * float(xp.sum(beta * r * r))
-        prior = weight * _weighted_smoothness(x, alphas, xp)[1] if weight else 0.0
-        hist.record(data + prior, float(xp.sqrt(xp.sum(conf * r * r))))
-    return x, hist
+        data = xp.sum(beta * r * r)
+        objective = 0.5 * data + ks.weighted_smoothness_value(x, alphas) if smooth \
+            else 0.5 * data
+        hist.record(objective, xp.sqrt(xp.sum(conf * r * r)))
+    return x, hist.read_back()

@@ -24,6 +24,19 @@ KERNELS = {
     "warp_frames": "operator",
     "gather_cols_splat": "operator",
     "kernel_merge": "merge",
+    "lk_gradients": "flow",
+    "lk_products": "flow",
+    "lk_vertical": "flow",
+    "lk_solve": "flow",
+    "lk_median": "flow",
+    "lk_pyramid_down": "flow",
+    "lk_upsample": "flow",
+    "lk_confidence": "flow",
+    "weighted_smoothness": "irls",
+    "weighted_smoothness_value": "irls",
+    "smoothness_differences": "irls",
+    "cg_update": "irls",
+    "cg_direction": "irls",
 }
 #: source files, without ``.cu``
 SOURCES = tuple(sorted(set(KERNELS.values())))
