@@ -4,6 +4,10 @@
 #   versions.txt          Python, NumPy, CuPy (and its CUDA runtime), Numba, nvcc
 #   pytest.log/.xml       the device, CuPy kernel and CUDA compile tests (junit xml)
 #   gpu_kernels.json/.log benchmarks/gpu_kernels.py --backend cupy --repeat 5
+#   gpu_flow.json/.log    benchmarks/gpu_flow_accuracy.py --backend cupy: the batched
+#                         device Lucas-Kanade against DIS (needs the sequences: copy
+#                         ../shared/data/bigbuckbunny into a git-excluded folder, carry
+#                         it and set MFSR_DATA to its parent)
 #   summary.txt           one line per step: name, exit status, seconds
 # Run from the repository root (or anywhere: it changes there). The project runs from
 # the source tree on PYTHONPATH, not installed. A failing step does not stop the later
@@ -38,8 +42,9 @@ step() {
     return 0
 }
 
-# budget, seconds: 15 + 20 + 140 + 110 = 285 s at most (on the H200 the pytest step took
-# 70 s, the benchmark about 30 s)
+# budget, seconds: 15 + 20 + 140 + 90 + 30 = 295 s at most (on the H200 the pytest step
+# took 70 s before the flow, IRLS, merge and raw-burst device tests joined it, the
+# benchmark about 30 s)
 step nvidia-smi 15 "$OUT/nvidia-smi.txt" nvidia-smi
 step versions 20 "$OUT/versions.txt" "$PYTHON" -c '
 import platform, sys
@@ -68,9 +73,14 @@ except OSError:
 step pytest 140 "$OUT/pytest.log" "$PYTHON" -m pytest -q -p no:cacheprovider -rfEs \
     --junitxml="$OUT/pytest.xml" \
     tests/test_gpu.py tests/test_gpu_flow.py tests/test_cuda_compile.py tests/test_kernels.py \
+    tests/test_flow_kernels.py tests/test_irls_kernels.py tests/test_kernel_merge.py \
+    tests/test_demosaic.py \
     -k "cupy or gpu or compile or nvrtc or device or flow"
-step gpu_kernels 110 "$OUT/gpu_kernels.log" "$PYTHON" benchmarks/gpu_kernels.py \
+step gpu_kernels 90 "$OUT/gpu_kernels.log" "$PYTHON" benchmarks/gpu_kernels.py \
     --backend cupy --repeat 5 --out "$OUT/gpu_kernels.json"
+step gpu_flow 30 "$OUT/gpu_flow.log" "$PYTHON" benchmarks/gpu_flow_accuracy.py \
+    --backend cupy --sequences bigbuckbunny --targets 5 15 --gaps 1 \
+    --data "${MFSR_DATA:-$ROOT/../shared/data}" --out "$OUT/gpu_flow.json"
 
 cat "$SUMMARY"
 exit "$FAILED"
