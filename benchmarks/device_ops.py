@@ -17,46 +17,36 @@ kernels run serially and copy their arguments into guard-banded buffers).
 
 ``--video`` adds one output frame of ``reconstruct_video(..., backend="cupy")`` (frame 2
 of 5, a full window; the first output frame, so all four pair flows of the window are
-in it). What it printed (2 CPUs, 41 s; per output frame; ops = array ops + kernel-set
-calls, target <= 400):
+in it). What it printed after the fused IRLS / CG kernels (issue 13; 2 CPUs, 74 s; per
+output frame; ops = array ops + kernel-set calls, target <= 400):
 
-    case                          ops  (compute/view)  kernel  syncs  host   transfers
-                                                       calls         calls  h2d/d2h
-    135x240, registration dis    3227  (1978/1029)      220    286    142    24/7
-    135x240, registration gpu   30202 (22933/7049)      220    302    114    54/6
-    video job, dis, cupy         3217  (1968/1029)      220    282    156    25/5
-    video job, gpu, cupy         3217  (1968/1029)      220    282   1076    25/5
-    540x960 -> 4K, dis           3227  (1978/1029)      220    286    142    24/7
-    540x960 -> 4K, gpu          43706 (33429/10057)     220    302    114    70/6
+    case                          ops  (array ops     kernel  syncs  host   transfers
+                                        compute/view)  calls         calls  h2d/d2h
+    135x240, default (gpu)        361  (84/26)          251      0      0    29/4
+    135x240, registration gpu     361  (84/26)          251      0      0    29/4
+    video job, dis, cupy          297  (47/10)          240      0    145    24/3
+    video job, gpu, cupy          297  (47/10)          240      0    121    24/3
 
-    kernel-set calls: axpy 72, warp_blur_decimate 53, warp_blur_decimate_adjoint 50,
-        axpby 36, pairwise_prior 8, prepare_warps 1 (267 raw launches)
-    ops by file (gpu): registration/gpu_flow.py 26776 (4K: 40280; 8 flows x 8 LK
-        iterations x 4 pyramid levels, 6 at 4K, ~100 xp operations each),
-        solvers/irls.py 2851 (_weighted_smoothness, lines 67-74: 2440), registration/
-        confidence.py 136, solvers/cg.py 121, _validation.py 50, registration/__init__.py
-        31, pipeline.py 11, color.py 6
-    host syncs (gpu): float 267, bool 30, boolean-mask shape 5; top sites:
-        160 solvers/irls.py:72 (_weighted_smoothness, float(vdot))
-         36 solvers/cg.py:41, 36 solvers/cg.py:44, 7 solvers/cg.py:35 (float(vdot))
-         10 solvers/irls.py:29 (_mad_scale, float(median))
-         16 _validation.py:26 check_array <- gpu_flow.py:148/149 (bool(all(isfinite)))
-          8 kernels/cupy_kernels.py:160 (pairwise_prior returns float(total[0]))
-          5+5 solvers/irls.py:53 (bool(any) and r[confidence > 0.5])
-          5+5 solvers/irls.py:121/123 (History floats, every outer iteration)
-    host calls: cv2.imencode 48 + cv2.imdecode 48 <- degradation/codec.py:166/168
-        (JPEG-ghost codec detection on to_numpy(frames)); scipy sobel 10 + gaussian_filter
-        5 <- degradation/noise.py:80/81 (estimate_noise); cv2.remap 3 <- interpolate.py:43
-        (bicubic start, luma + 2 chroma); dis only: cv2.DISOpticalFlow create/
-        setFinestScale/calc 8 each <- registration/dense.py:36-39, cv2.remap 4 <-
-        registration/confidence.py:21; video job with gpu: over 940 scipy calls <-
-        registration/gpu_flow.py (the pair flows run on NumPy frames on the host)
-    transfers (gpu): h2d 32 <- gpu_flow.py:78 (xp.asarray(_DERIVATIVE) per level),
-        8 <- degradation/system.py:55/56 (gather tables), 6 <- cupy_kernels.py:246/247
-        (flow axis tables), 3+3 <- interpolate.py:37/46 (upsample round trip), 2 <-
-        cupy_kernels.py:54 (constants), 1 <- color.py:51; d2h 1 <- noise.py:68, 1 <-
-        pipeline.py:349 (codec_model), 1 <- cupy_kernels.py:250 (identity frames)
-    strict mode stops at: check_array's bool(xp.all(xp.isfinite(a))) <- register
+    (before: 723 = 483 array ops + 240 kernel-set calls and 14 host syncs for the
+    default frame; strict mode now runs the default frame through: no host sync, no
+    host call. tests/test_device_standin.py holds it at <= 400 on astronaut frames.)
+
+    kernel-set calls (default frame): warp_blur_decimate_adjoint 50 (the data weights
+        applied as it reads the residual), warp_blur_decimate 49, cg_step 36 (p.q, the
+        x / g updates and the new g.g in one call, sums per block in double, then one
+        block: deterministic), cg_direction 36, weighted_smoothness 35,
+        pairwise_prior_gradient 8 (chroma Tikhonov, no value read back), per IRLS
+        re-weighting irls_residuals, irls_data_weights, smoothness_differences,
+        irls_prior_weights and irls_objective (5 x 5), registration (lk_level 4,
+        lk_pyramid_down 3, lk_upsample 3, lk_confidence 1), prepare_warps 1
+        (639 raw launches).
+    array ops by stage: luma solve 31 (a sort per weight map and re-weighting, and the
+        CG start g = rhs - M x, p = g, g.g: 3 per solve), noise estimate 28, chroma 19
+        (two 3-step CG solves, tol=0), codec detection 18, rest 14.
+    video job host calls: the codec detection's JPEG test (cv2.imencode/imdecode 48 +
+        48 <- degradation/codec.py), the noise estimate (scipy sobel/gaussian_filter), and
+        with dis the DIS flows and their confidence remaps (the job's pair flows run on
+        the host).
 """
 from __future__ import annotations
 

@@ -380,8 +380,9 @@ def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
     from .priors import Tikhonov
     weight = 4.0 * prior_weight(sigma, operator.n_frames, "tikhonov")
     x0 = upsample(stack[ref], operator.scale, operator.phase)
+    # tol=0: the fixed number of steps, with no host read of the residual per step
     return solvers.conjugate_gradient(operator, stack, x0, Tikhonov(), weight, iterations,
-                                      record=False)[0]
+                                      tol=0.0, record=False)[0]
 
 
 __all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS", "Options",

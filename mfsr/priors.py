@@ -64,6 +64,13 @@ class Prior:
         """Return ``grad R(x)``."""
         return self.value_and_gradient(x)[1]
 
+    def add_gradient(self, x, out, weight=1.0):
+        """``out += weight * grad R(x)`` in place (``weight * grad`` rounded in ``out``'s
+        dtype first, as that NumPy expression); return ``out``. The pairwise priors do it
+        in one kernel-set call that computes no value (no host read on the GPU)."""
+        out += weight * self.gradient(x)
+        return out
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -87,6 +94,16 @@ class _PairwisePrior(Prior):
     def value_and_gradient(self, x, out=None):
         return kernels_for(x).pairwise_prior(x, self.offsets, self.weights, self.kind,
                                              self.param, out)
+
+    def gradient(self, x):
+        """Return ``grad R(x)``, without the value (on the GPU: no host read)."""
+        return kernels_for(x).pairwise_prior_gradient(x, self.offsets, self.weights,
+                                                      self.kind, self.param)
+
+    def add_gradient(self, x, out, weight=1.0):
+        return kernels_for(x).pairwise_prior_gradient(x, self.offsets, self.weights,
+                                                      self.kind, self.param, out=out,
+                                                      base=out, scale=weight)
 
 
 def _half_plane(radius):

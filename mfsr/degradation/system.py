@@ -108,16 +108,21 @@ class SystemOperator:
         warped = xp.stack([wk.forward(x) for wk in self.warps])
         return self.blur_decimate.forward(warped)
 
-    def adjoint(self, r, out=None):
+    def adjoint(self, r, out=None, weights=None):
         """``A^T r``: LR stack ``(K, h, w)`` to HR image ``(H, W)``.
 
+        ``weights``: optional ``(K, h, w)`` data weights; ``A^T (weights * r)`` is then
+        computed with ``r`` multiplied as it is read (one kernel-set call, no
+        ``weights * r`` image; equal to the bit in the NumPy and Numba kernel sets).
         ``out``: optional C-contiguous array ``(H, W)`` of ``r``'s dtype to write into
         (and return), so that solver loops allocate no image per iteration.
         """
         if self._sampling_t is not None:
             ks = kernels_for(r)
             return ks.warp_blur_decimate_adjoint(r, self._warp_state(ks), *self._sampling_t,
-                                                 out=out)
+                                                 out=out, weights=weights)
+        if weights is not None:
+            r = weights * r
         back = self.blur_decimate.adjoint(r)
         total = self.warps[0].adjoint(back[0]).copy()
         for wk, b in zip(self.warps[1:], back[1:]):

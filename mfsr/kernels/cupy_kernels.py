@@ -11,8 +11,11 @@ compiled at first use by CuPy (NVRTC, cached on disk by CuPy), in ``float`` and
 ``double`` variants; other dtypes go through the reference code. Kernel arguments that
 the solvers pass as small NumPy arrays (PSF taps, prior offsets and weights) are copied
 to the device once and cached, so repeated calls inside a solver loop make no
-host-to-device copies. Only :func:`pairwise_prior` reads one number back (its value, a
-Python ``float`` as in the reference).
+host-to-device copies. Only :func:`pairwise_prior` and :func:`tv_prior` read one number
+back (their value, a Python ``float`` as in the reference);
+:func:`pairwise_prior_gradient` is the gradient alone, with no read. The sums the
+solvers keep on the device (:func:`cg_step`'s inner products, :func:`irls_objective`)
+are taken per block in double and then in one block, in a fixed order: deterministic.
 """
 from __future__ import annotations
 
@@ -43,9 +46,19 @@ def _kernel(function, dtype):
     return _module(KERNELS[function]).get_function(f"{function}_{_SUFFIX[np.dtype(dtype)]}")
 
 
+def _blocks(n):
+    """Blocks of a launch over ``n`` indices (also the number of partial sums a
+    ``mfsr_block_store`` kernel leaves)."""
+    return max(1, min(-(-int(n) // THREADS), MAX_BLOCKS))
+
+
 def _launch(kernel, n, args):
-    blocks = max(1, min(-(-int(n) // THREADS), MAX_BLOCKS))
-    kernel((blocks,), (THREADS,), args)
+    kernel((_blocks(n),), (THREADS,), args)
+
+
+def _launch_one_block(kernel, args):
+    """A kernel that sums partials in one block (``MFSR_ONE_BLOCK_LOOP``)."""
+    kernel((1,), (THREADS,), args)
 
 
 @functools.lru_cache(maxsize=256)
@@ -159,6 +172,36 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
              np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
     return float(total[0]), deliver(grad, out)
 
+
+
+def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=None,
+                            scale=1.0):
+    """``base + scale * grad R(x)`` in one pass, no value and no host read; see
+    :func:`mfsr.kernels.reference.pairwise_prior_gradient`."""
+    if kind not in PENALTIES:
+        raise ValueError(f"unknown penalty kind {kind!r}")
+    if not _fast(x) or x.ndim != 2 or not offsets or (base is not None and (
+            not _fast(base) or base.shape != x.shape or base.dtype != x.dtype)):
+        return reference.pairwise_prior_gradient(x, offsets, weights, kind, param, out,
+                                                 base, scale)
+    offsets = [(int(dy), int(dx)) for dy, dx in offsets]
+    if len(offsets) != len(weights):
+        raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
+    x = cp.ascontiguousarray(x)
+    if base is not None:
+        base = cp.ascontiguousarray(base)
+    if out is not None and isinstance(out, cp.ndarray) and out.shape == x.shape and \
+            out.dtype == x.dtype and out.flags.c_contiguous:
+        g = out  # written per pixel after reading base at the same pixel: may be base
+    else:
+        g = cp.empty_like(x)
+    t = x.dtype.type
+    _launch(_kernel("pairwise_prior_gradient", x.dtype), x.size,
+            (x, _device_constant(offsets, np.int32), _device_constant(weights, x.dtype),
+             np.int32(len(offsets)), np.int32(PENALTIES[kind]), t(param),
+             np.int64(x.shape[0]), np.int64(x.shape[1]), x if base is None else base,
+             np.int32(base is not None), t(scale), np.int32(scale != 1.0), g))
+    return g if out is None or g is out else deliver(g, out)
 
 
 def tv_prior(x, eps, out=None):
@@ -279,6 +322,99 @@ def cg_direction(gg_new, gg, g, p):
     return p
 
 
+def cg_step(gg, x, p, g, q):
+    """``<p, q>``, the updates of :func:`cg_update` and the new ``<g, g>`` (a 0-d device
+    array of ``x``'s dtype) in four launches, the inner products summed in double per
+    block and then in one block (deterministic, no atomics, no host read); see
+    :func:`mfsr.kernels.reference.cg_step`."""
+    if not x.shape == p.shape == g.shape == q.shape:
+        raise ValueError("x, p, g and q must have one shape")
+    scalars = _scalar_args(x.dtype, gg) if _cg_fast(x, p, g, q) else None
+    if scalars is None:
+        return reference.cg_step(gg, x, p, g, q)
+    T, n = x.dtype, np.int64(x.size)
+    nb = _blocks(x.size)
+    partials = cp.zeros((2, nb), dtype=cp.float64)
+    pq, gg_new = cp.empty(1, dtype=T), cp.empty(1, dtype=T)
+    _launch(_kernel("dot_partials", T), x.size, (p, q, n, partials[0]))
+    _launch_one_block(_kernel("sum_partials", T), (partials[0], np.int64(nb), pq))
+    _launch(_kernel("cg_update_dot", T), x.size, scalars + (pq, n, x, p, g, q, partials[1]))
+    _launch_one_block(_kernel("sum_partials", T), (partials[1], np.int64(nb), gg_new))
+    return gg_new.reshape(())
+
+
+_KEY_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def irls_residuals(ax, y, confidence):
+    """``r = ax - y`` and the sort keys of ``|r|`` in one pass; see
+    :func:`mfsr.kernels.reference.irls_residuals`."""
+    if not (_fast(ax, y, confidence) and ax.dtype == y.dtype == confidence.dtype
+            and ax.shape == y.shape == confidence.shape):
+        return reference.irls_residuals(ax, y, confidence)
+    ax, y, c = (cp.ascontiguousarray(a) for a in (ax, y, confidence))
+    r = cp.empty_like(ax)
+    keys = cp.empty(ax.size, dtype=_KEY_TYPES[ax.dtype])
+    _launch(_kernel("irls_residuals", ax.dtype), ax.size,
+            (ax, y, c, np.int64(ax.size), r, keys))
+    return r, keys
+
+
+def irls_data_weights(sorted_keys, r, confidence, threshold):
+    """The data weights in one pass, the median read from the sorted keys on the device;
+    see :func:`mfsr.kernels.reference.irls_data_weights`."""
+    if not (_fast(r, confidence) and r.dtype == confidence.dtype and r.shape ==
+            confidence.shape and isinstance(sorted_keys, cp.ndarray) and
+            sorted_keys.dtype == _KEY_TYPES.get(r.dtype) and sorted_keys.size == r.size):
+        return reference.irls_data_weights(sorted_keys, r, confidence, threshold)
+    r, c = cp.ascontiguousarray(r), cp.ascontiguousarray(confidence)
+    out = cp.empty_like(r)
+    _launch(_kernel("irls_data_weights", r.dtype), r.size,
+            (cp.ascontiguousarray(sorted_keys), r, c, np.float64(threshold),
+             np.int64(r.size), out))
+    return out
+
+
+def irls_prior_weights(sorted_d, n, d, threshold, weight=1.0):
+    """The pair weights in one pass; see
+    :func:`mfsr.kernels.reference.irls_prior_weights`."""
+    if not (_fast(d, sorted_d) and sorted_d.dtype == d.dtype and sorted_d.size == d.size):
+        return reference.irls_prior_weights(sorted_d, n, d, threshold, weight)
+    d = cp.ascontiguousarray(d)
+    out = cp.empty_like(d)
+    _launch(_kernel("irls_prior_weights", d.dtype), d.size,
+            (cp.ascontiguousarray(sorted_d), np.int64(n), d, np.float64(threshold),
+             d.dtype.type(weight), np.int32(weight != 1.0), np.int64(d.size), out))
+    return out
+
+
+def irls_objective(ax, y, beta, confidence, x, alphas=None):
+    """The IRLS history values as two 0-d float64 device arrays, in two launches (block
+    sums in double, then one block; deterministic, no host read); see
+    :func:`mfsr.kernels.reference.irls_objective`."""
+    if not (_fast(ax, y, beta, confidence) and ax.dtype == y.dtype == beta.dtype ==
+            confidence.dtype and ax.shape == y.shape == beta.shape == confidence.shape) or \
+            (alphas is not None and not _smoothness_args(x, alphas)) or \
+            (alphas is not None and x.dtype != ax.dtype):
+        return reference.irls_objective(ax, y, beta, confidence, x, alphas)
+    ax, y, beta, c = (cp.ascontiguousarray(a) for a in (ax, y, beta, confidence))
+    if alphas is None:
+        v = a = ax
+        H = W = 0
+    else:
+        v, a = cp.ascontiguousarray(x), cp.ascontiguousarray(alphas)
+        H, W = v.shape
+    n = max(ax.size, H * W)
+    nb = _blocks(n)
+    partials = cp.zeros(3 * nb, dtype=cp.float64)
+    _launch(_kernel("irls_objective_partials", ax.dtype), n,
+            (ax, y, beta, c, np.int64(ax.size), v, a, np.int32(alphas is not None),
+             np.int64(H), np.int64(W), np.int64(nb), partials))
+    out = cp.empty(2, dtype=cp.float64)
+    _launch_one_block(_kernel("irls_objective_sum", ax.dtype), (partials, np.int64(nb), out))
+    return out[0], out[1]
+
+
 def _ell_args(idx, wts, n_out, name):
     idx = cp.ascontiguousarray(cp.asarray(idx), dtype=cp.int64)
     wts = cp.ascontiguousarray(cp.asarray(wts), dtype=cp.float64)
@@ -288,13 +424,15 @@ def _ell_args(idx, wts, n_out, name):
     return idx, wts, np.int32(idx.shape[1])
 
 
-def _gather_rows(z, idx, wts, m):
-    """``t[..., i, :] = sum_a wts[i, a] z[..., idx[i, a], :]``."""
+def _gather_rows(z, idx, wts, m, zw=None):
+    """``t[..., i, :] = sum_a wts[i, a] z[..., idx[i, a], :]`` (of ``zw * z`` with ``zw``)."""
     n_in, width = z.shape[-2:]
     t = cp.empty(z.shape[:-2] + (idx.shape[0], width), dtype=z.dtype)
-    _launch(_kernel("ell_gather_rows", z.dtype), t.size,
-            (z, idx, wts, m, np.int64(n_in), np.int64(idx.shape[0]), np.int64(width),
-             np.int64(t.size), t))
+    dims = (m, np.int64(n_in), np.int64(idx.shape[0]), np.int64(width), np.int64(t.size), t)
+    if zw is None:
+        _launch(_kernel("ell_gather_rows", z.dtype), t.size, (z, idx, wts) + dims)
+    else:
+        _launch(_kernel("ell_gather_rows_weighted", z.dtype), t.size, (z, zw, idx, wts) + dims)
     return t
 
 
@@ -385,8 +523,9 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
 
 
 def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
-                               out=None):
-    """``A^T y``: the row gather, then the column gather fused with the splats; see
+                               out=None, weights=None):
+    """``A^T y``: the row gather (reading ``weights * y`` with ``weights``), then the
+    column gather fused with the splats; see
     :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
     _check_warps(warps, warps.hr_shape if isinstance(warps, GpuWarps) else ())
     if y.ndim != 3 or tuple(y.shape) != (warps.n_frames,) + warps.lr_shape:
@@ -397,9 +536,14 @@ def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weig
     if not _fast(y):
         y = y.astype(cp.float32)
     y = cp.ascontiguousarray(y)
+    if weights is not None:
+        if tuple(weights.shape) != tuple(y.shape):
+            raise ValueError(f"weights must have y's shape {tuple(y.shape)}, got "
+                             f"{tuple(weights.shape)}")
+        weights = cp.ascontiguousarray(weights, dtype=y.dtype)
     rows_t, row_weights_t, my = _ell_args(rows_t, row_weights_t, H, "transposed row")
     cols_t, col_weights_t, mx = _ell_args(cols_t, col_weights_t, W, "transposed column")
-    t = _gather_rows(y, rows_t, row_weights_t, my)  # (K, H, w)
+    t = _gather_rows(y, rows_t, row_weights_t, my, weights)  # (K, H, w)
     total = cp.zeros((H, W), dtype=y.dtype)
     _launch(_kernel("gather_cols_splat", y.dtype), total.size,
             (t, cols_t, col_weights_t, mx, warps.flows, warps.identity_device,

@@ -649,13 +649,19 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
 
 
 def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
-                               out=None):
-    """Fused ``A^T y``; see :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
+                               out=None, weights=None):
+    """Fused ``A^T y`` (``A^T (weights * y)`` with ``weights``, the product taken as
+    NumPy does, so bitwise that expression); see
+    :func:`mfsr.kernels.reference.warp_blur_decimate_adjoint`."""
     H, W = len(rows_t), len(cols_t)
     index, wy, wx, identity = _check_state(warps, H * W)
     K = index.shape[0]
     if y.ndim != 3 or y.shape[0] != K:
         raise ValueError(f"y must have shape (K={K}, h, w), got {y.shape}")
+    if weights is not None:
+        if weights.shape != y.shape:
+            raise ValueError(f"weights must have y's shape {y.shape}, got {weights.shape}")
+        y = weights * y
     if not _fast(y):
         y = np.asarray(y, dtype=np.float64)
     y = np.ascontiguousarray(y)
@@ -769,6 +775,25 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
     totals = np.empty(x.shape[0])
     _pairwise_prior(x, dys, dxs, ws, code, k, g, totals, _chunks(x.shape[0]))
     return float(totals.sum()), g
+
+
+def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=None,
+                            scale=1.0):
+    """``base + scale * grad R(x)``; see
+    :func:`mfsr.kernels.reference.pairwise_prior_gradient` (the gradient of
+    :func:`pairwise_prior`, so the same bits)."""
+    g = pairwise_prior(x, offsets, weights, kind, param)[1]
+    if scale != 1.0:
+        g *= g.dtype.type(scale) if g.dtype in _FLOATS else scale
+    if base is not None:
+        if base is out:
+            out += g
+            return out
+        g = base + g
+    if out is None:
+        return g
+    out[...] = g
+    return out
 
 
 @njit(**_PAR)
@@ -1019,6 +1044,70 @@ def cg_direction(gg_new, gg, g, p):
     return axpby(1.0, g, num / den if den != 0.0 else 0.0, p, p)
 
 
+def cg_step(gg, x, p, g, q):
+    """``pq = <p, q>``, the updates of :func:`cg_update`, and the new ``<g, g>``; see
+    :func:`mfsr.kernels.reference.cg_step` (the inner products are ``np.vdot``)."""
+    cg_update(gg, np.vdot(p, q), x, p, g, q)
+    return np.vdot(g, g)
+
+
+# ------------------------------------------------------------------- IRLS re-weighting
+
+irls_residuals = reference.irls_residuals  # three NumPy passes over the LR stack
+
+
+@njit(**_PAR)
+def _huber_weights(r, c, t, one, eps, out):
+    for i in prange(r.size):
+        out[i] = c[i] * min(one, t / max(abs(r[i]), eps))
+
+
+@njit(**_PAR)
+def _pair_weights(d, t, one, eps, weight, scaled, out):
+    for i in prange(d.size):
+        a = min(one, t / max(d[i], eps))
+        out[i] = a * weight if scaled else a
+
+
+def irls_data_weights(sorted_keys, r, confidence, threshold):
+    """``c * min(1, t_r / max(|r|, 1e-12))`` in one parallel pass (the median on the
+    host, from the sorted keys); see :func:`mfsr.kernels.reference.irls_data_weights`."""
+    if not (_fast(r, confidence) and r.dtype == confidence.dtype
+            and r.shape == confidence.shape):
+        return reference.irls_data_weights(sorted_keys, r, confidence, threshold)
+    T = r.dtype.type
+    t = reference._irls_threshold(reference._key_median(sorted_keys, np), threshold, r.dtype)
+    out = np.empty_like(r)
+    _huber_weights(np.ascontiguousarray(r).ravel(), np.ascontiguousarray(confidence).ravel(),
+                   T(t), T(1.0), T(1e-12), out.ravel())
+    return out
+
+
+def irls_prior_weights(sorted_d, n, d, threshold, weight=1.0):
+    """``weight * min(1, t_p / max(d, 1e-12))`` in one parallel pass; see
+    :func:`mfsr.kernels.reference.irls_prior_weights`."""
+    if not _fast(d):
+        return reference.irls_prior_weights(sorted_d, n, d, threshold, weight)
+    T = d.dtype.type
+    n = int(n)
+    median = (sorted_d[(n - 1) // 2] + sorted_d[n // 2]) * T(0.5) if n else 0.0
+    t = reference._irls_threshold(median, threshold, d.dtype)
+    out = np.empty_like(d)
+    _pair_weights(np.ascontiguousarray(d).ravel(), T(t), T(1.0), T(1e-12), T(weight),
+                  weight != 1.0, out.ravel())
+    return out
+
+
+def irls_objective(ax, y, beta, confidence, x, alphas=None):
+    """The IRLS history values (NumPy sums, the smoothness value of this set); see
+    :func:`mfsr.kernels.reference.irls_objective`."""
+    r = ax - y
+    data = np.sum(beta * r * r)
+    objective = 0.5 * data + weighted_smoothness_value(x, alphas) if alphas is not None \
+        else 0.5 * data
+    return objective, np.sqrt(np.sum(confidence * r * r))
+
+
 # ---------------------------------------------------------------- kernel-regression merge
 
 @njit(inline="always")
@@ -1084,9 +1173,11 @@ def _kernel_merge(frames, flows, weights, icov, channel, ux, uy, gx, gy, c, radi
                     if not ty > zero:
                         continue
                     for jx in range(max(bx - radius + 1, 0), min(bx + radius, w - 1) + 1):
-                        tx = _merge_taper(gx[jx], px, c)
                         wgt = weights[k, jy, jx]
-                        if not (tx > zero and wgt > zero):
+                        if not wgt > zero:  # first: a masked-out sample costs one read
+                            continue
+                        tx = _merge_taper(gx[jx], px, c)
+                        if not tx > zero:
                             continue
                         dx = (gx[jx] + flow[jy, jx, 0]) - vx
                         dy = (gy[jy] + flow[jy, jx, 1]) - vy

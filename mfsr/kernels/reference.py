@@ -10,8 +10,9 @@ functions with the same signatures and results (to float tolerance):
   entries per row); blur + decimation with the border reflection folded in, and, with
   the transposed tables, its adjoint.
 - ``prepare_warps``, ``warp_blur_decimate`` / ``warp_blur_decimate_adjoint``: the
-  whole system operator ``A = D B W_k`` over a stack of warps, and ``A^T``; each kernel
-  set keeps the warps in its own form (tables here, LR flows in the Numba set).
+  whole system operator ``A = D B W_k`` over a stack of warps, and ``A^T`` (optionally
+  of ``weights * y``, the data weights applied as it reads); each kernel set keeps the
+  warps in its own form (tables here, LR flows in the Numba set).
 - ``pairwise_prior``, ``tv_prior``: prior values and gradients.
 - ``data_fidelity``: robust residual weighting of the data term.
 - ``axpy``, ``axpby``: ``y += a x`` in place and ``out = a x + b y`` (the solvers'
@@ -19,7 +20,13 @@ functions with the same signatures and results (to float tolerance):
 - ``smoothness_differences``, ``weighted_smoothness``, ``weighted_smoothness_value``: the
   IRLS prior (adaptive weighted quadratic smoothness over four offsets), and
   ``cg_update`` / ``cg_direction``: conjugate-gradient steps whose scalars stay on the
-  device (:mod:`mfsr.solvers.irls`, :func:`mfsr.solvers.cg_solve`).
+  device, and ``cg_step``: ``cg_update`` with its inner products (``p.q`` and the new
+  ``g.g``) in the same call (:mod:`mfsr.solvers.irls`, :func:`mfsr.solvers.cg_solve`).
+- ``irls_residuals``, ``irls_data_weights``, ``irls_prior_weights``, ``irls_objective``:
+  an IRLS re-weighting and its history values in a handful of calls, the medians from a
+  sort (the caller's ``xp.sort``) read on the device.
+- ``pairwise_prior_gradient``: a pairwise prior's gradient alone, scaled and added to a
+  base (no value: no host read on the device).
 - ``kernel_merge``: the kernel-regression merge of a burst (gather form, one output
   pixel reads the LR samples near it; :func:`mfsr.solvers.kernel_merge`).
 
@@ -178,13 +185,21 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
 
 
 def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weights_t,
-                               out=None):
+                               out=None, weights=None):
     """``A^T y = sum_k W_k^T (S_y^T y_k S_x)``, the adjoint of :func:`warp_blur_decimate`.
 
     The sampling tables are those of the transposed matrices ``S_y^T`` (``(H, m)``) and
     ``S_x^T`` (``(W, m)``). Returns an array ``(H, W)`` (``out`` when given: a
-    C-contiguous array of that shape and ``y``'s dtype).
+    C-contiguous array of that shape and ``y``'s dtype). ``weights`` (``y``'s shape and
+    dtype), when given, multiplies ``y`` as it is read: ``A^T (weights * y)``, each
+    product rounded in the dtype as the NumPy expression (the data weights of the
+    solvers' normal maps, at no extra pass).
     """
+    if weights is not None:
+        if tuple(weights.shape) != tuple(y.shape):
+            raise ValueError(f"weights must have y's shape {tuple(y.shape)}, got "
+                             f"{tuple(weights.shape)}")
+        y = weights * y
     index, wy, wx, identity = warps
     z = separable_gather(y, rows_t, row_weights_t, cols_t, col_weights_t)
     total = None
@@ -252,6 +267,27 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
         g[a] += dv
         g[b] -= dv
     return total, deliver(g, out)
+
+
+def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=None,
+                            scale=1.0):
+    """``base + scale * grad R(x)`` of :func:`pairwise_prior` without its value (so a
+    device kernel set reads nothing back).
+
+    ``scale * grad`` is rounded in ``x``'s dtype and then added to ``base``, as the NumPy
+    expression ``base + scale * g`` (``base`` may be ``out``: ``out += scale * g``).
+    Without ``base`` the result is ``scale * g`` (``g`` itself for ``scale == 1``).
+
+    Returns
+    -------
+    array (H, W)
+    """
+    g = pairwise_prior(x, offsets, weights, kind, param)[1]
+    if scale != 1.0:
+        g = scale * g
+    if base is not None:
+        g = base + g
+    return deliver(g, out)
 
 
 def tv_prior(x, eps, out=None):
@@ -473,6 +509,21 @@ def cg_direction(gg_new, gg, g, p):
     return p
 
 
+def cg_step(gg, x, p, g, q):
+    """One conjugate-gradient step with its two inner products: ``pq = <p, q>``,
+    ``x += alpha p``, ``g -= alpha q`` (``alpha`` as in :func:`cg_update`), and return
+    the new ``<g, g>``, a 0-d array (or scalar) of ``x``'s array module and dtype, on the
+    device for device arrays (no host read).
+
+    The inner products are ``xp.vdot`` here (and in the Numba set); the CUDA set sums
+    them per block, in double, in a fixed order (deterministic), and rounds them to the
+    dtype.
+    """
+    xp = get_array_module(x)
+    cg_update(gg, xp.vdot(p, q), x, p, g, q)
+    return xp.vdot(g, g)
+
+
 def _on_host(*values):
     """True when every value is a Python number or a host (NumPy) scalar / array."""
     return all(isinstance(v, (int, float, np.ndarray, np.generic)) for v in values)
@@ -480,6 +531,116 @@ def _on_host(*values):
 
 def _as_float64(v, xp):
     return xp.asarray(v).astype(xp.float64)
+
+
+# ------------------------------------------------------------------- IRLS re-weighting
+#
+# The robust scales of :mod:`mfsr.solvers.irls` are medians, taken on a sorted copy
+# (``xp.sort``, the caller's) so that no host read is needed. The data weights' median
+# runs over the residuals of the pixels with confidence above 1/2 (over all of them when
+# there is none): :func:`irls_residuals` makes integer sort keys that put those first,
+# in the order of ``|r|``, so that one sort serves both cases.
+
+#: MAD to standard deviation (Gaussian) and the smallest robust scale.
+IRLS_MAD = 1.4826
+IRLS_FLOOR = 1e-4
+_KEY_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def _irls_threshold(median, threshold, dtype, xp=np):
+    """``threshold * max(1.4826 * median, 1e-4)`` in float64, then in ``dtype``: the
+    number the weights are computed with (a 0-d array of ``xp``)."""
+    scale = xp.maximum(xp.asarray(median).astype(xp.float64) * IRLS_MAD, IRLS_FLOOR)
+    return xp.asarray(threshold * scale).astype(dtype)
+
+
+def irls_residuals(ax, y, confidence):
+    """The residual ``r = ax - y`` and the sort keys of ``|r|`` for the data weights.
+
+    Returns
+    -------
+    r : array, ``ax``'s shape and dtype
+    keys : 1-D integer array (int32 for float32, int64 for float64)
+        The bits of ``|r|`` (non-negative floats order as their bits), shifted below 0
+        (plus the type's minimum) where ``confidence > 0.5``: sorted, the ``n`` confident
+        residuals come first in the order of ``|r|``, then the others, also in order.
+    """
+    xp = get_array_module(ax)
+    if ax.dtype not in _KEY_TYPES:
+        raise ValueError(f"ax must be float32 or float64, got {ax.dtype}")
+    r = ax - y
+    it = _KEY_TYPES[ax.dtype]
+    bits = xp.abs(r).view(it).ravel()
+    keys = xp.where((confidence > 0.5).ravel(), bits | it(np.iinfo(it).min), bits)
+    return r, keys
+
+
+def _key_median(s, xp):
+    """The median of :func:`irls_residuals`' keys sorted (``s``), rounded as
+    ``np.median``, over the confident ones (all when there is none), as a 0-d array of
+    the residuals' dtype."""
+    it = s.dtype.type
+    dtype = np.float32 if it is np.int32 else np.float64
+    bits = it(np.iinfo(it).max)  # clears the flag (sign) bit
+    n = xp.searchsorted(s, it(0))  # the confident residuals (negative keys)
+    n = xp.where(n == 0, s.size, n)
+    lo = xp.asarray(xp.take(s, (n - 1) // 2) & bits).view(dtype)
+    hi = xp.asarray(xp.take(s, n // 2) & bits).view(dtype)
+    return (lo + hi) * dtype(0.5)
+
+
+def irls_data_weights(sorted_keys, r, confidence, threshold):
+    """Data weights ``c * min(1, t_r / max(|r|, 1e-12))`` with ``t_r =
+    _irls_threshold(median, threshold)`` and ``median`` that of :func:`irls_residuals`'
+    keys sorted (``sorted_keys``); in ``r``'s dtype.
+
+    Parameters
+    ----------
+    sorted_keys : 1-D integer array
+        ``xp.sort`` of the keys of :func:`irls_residuals`.
+    r, confidence : arrays of one shape and dtype
+    threshold : float
+
+    Returns
+    -------
+    array, ``r``'s shape and dtype
+    """
+    xp = get_array_module(r)
+    t = _irls_threshold(_key_median(sorted_keys, xp), threshold, r.dtype, xp)
+    return confidence * xp.minimum(1.0, t / xp.maximum(xp.abs(r), 1e-12))
+
+
+def irls_prior_weights(sorted_d, n, d, threshold, weight=1.0):
+    """Pair weights ``weight * min(1, t_p / max(d, 1e-12))`` (each product rounded in the
+    dtype) from :func:`smoothness_differences` ``d`` (``+inf`` where a pair leaves the
+    image: weight 0 there) and ``t_p = _irls_threshold(median, threshold)``, ``median``
+    that of the ``n`` first values of ``sorted_d`` (``xp.sort(d, axis=None)``), ``0`` for
+    ``n == 0``.
+
+    Returns
+    -------
+    array (4, H, W) of ``d``'s dtype
+    """
+    xp = get_array_module(d)
+    n = int(n)
+    dtype = d.dtype.type
+    median = (sorted_d[(n - 1) // 2] + sorted_d[n // 2]) * dtype(0.5) if n else 0.0
+    t = _irls_threshold(median, threshold, d.dtype, xp)
+    alphas = xp.minimum(1.0, t / xp.maximum(d, 1e-12))
+    return alphas * weight if weight != 1.0 else alphas
+
+
+def irls_objective(ax, y, beta, confidence, x, alphas=None):
+    """The IRLS history values at ``x`` (``ax = A x``): ``0.5 sum beta r^2`` plus
+    :func:`weighted_smoothness_value` of ``(x, alphas)`` (none without ``alphas``), and
+    ``sqrt(sum c r^2)``, ``r = ax - y``; two 0-d arrays (on the device for device arrays).
+    """
+    xp = get_array_module(ax)
+    r = ax - y
+    data = xp.sum(beta * r * r)
+    objective = 0.5 * data + weighted_smoothness_value(x, alphas) if alphas is not None \
+        else 0.5 * data
+    return objective, xp.sqrt(xp.sum(confidence * r * r))
 
 
 # ---------------------------------------------------------------- kernel-regression merge

@@ -10,11 +10,13 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
     """Solve ``normal(x) = rhs`` for a symmetric positive (semi-)definite linear map.
 
     The scalars of the iteration (``g.g``, ``p.q`` and the step sizes) stay 0-d arrays of
-    the data's module and are used where they are (:func:`~mfsr.kernels.reference.cg_update`,
-    :func:`~mfsr.kernels.reference.cg_direction`), so that on the GPU a step is a few
-    kernel-set calls and no host read. Only the early stop reads a number back (once per
-    step): it runs when ``tol > 0`` or a ``callback`` is given. With ``tol=0`` (what the
-    IRLS and ADMM inner solves use) all ``iterations`` steps run; a step from an exact
+    the data's module and are used where they are: a step is ``normal(p)`` and two
+    kernel-set calls, :func:`~mfsr.kernels.reference.cg_step` (``p.q``, the updates of
+    ``x`` and ``g`` and the new ``g.g`` in one call) and
+    :func:`~mfsr.kernels.reference.cg_direction`, so that on the GPU a step makes no host
+    read. Only the early stop reads a number back (once per step): it runs when
+    ``tol > 0`` or a ``callback`` is given. With ``tol=0`` (what the IRLS and ADMM inner
+    solves and the chroma fusion use) all ``iterations`` steps run; a step from an exact
     solution (``g.g == 0``) leaves ``x`` as it is.
 
     Parameters
@@ -49,8 +51,7 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
             if ggf == 0.0 or ggf <= tol**2 * gg0:  # converged (or x0 was exact)
                 break
         q = normal(p)
-        vec.cg_update(gg, xp.vdot(p, q), x, p, g, q)  # x += alpha p, g -= alpha q
-        gg_new = xp.vdot(g, g)
+        gg_new = vec.cg_step(gg, x, p, g, q)  # x += alpha p, g -= alpha q; new g.g
         vec.cg_direction(gg_new, gg, g, p)  # p = g + (gg_new / gg) p
         gg = gg_new
         if callback is not None:
@@ -92,9 +93,9 @@ def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, c
     c = operator.confidence if confidence is None else confidence
 
     def normal(v):
-        out = operator.adjoint(c * operator.forward(v))
-        if weight:
-            out += weight * prior.gradient(v)
+        out = operator.adjoint(operator.forward(v), weights=c)
+        if weight:  # out += weight * grad R(v), in one call for the pairwise priors
+            prior.add_gradient(v, out, weight)
         return out
 
     hist = History()
@@ -106,6 +107,6 @@ def conjugate_gradient(operator, frames, x0, prior, weight=0.0, iterations=30, c
         hist.start()
 
     hist.start()
-    x = cg_solve(normal, operator.adjoint(c * frames), x0.copy(), iterations, tol,
+    x = cg_solve(normal, operator.adjoint(frames, weights=c), x0.copy(), iterations, tol,
                  record_step if record else None)
     return x, hist

@@ -12,12 +12,18 @@ steps, warm-started.
 - Prior weights ``a_o(p) = min(1, t_p / |d_o(p)|)`` on the neighbour differences ``d_o``
   (4-neighbourhood and diagonals): spatially adaptive, so edges are smoothed less.
 
-On the GPU a solve makes no host read until its end: the robust scales are medians taken
-on the device (a sort and an index, no boolean-mask indexing), the thresholds and the
-history's values stay 0-d device arrays, the smoothness operator is one kernel-set call
-(:func:`mfsr.kernels.reference.weighted_smoothness`, a gather), each conjugate-gradient
-step runs a fixed number of kernel-set calls (:func:`mfsr.solvers.cg_solve` with
-``tol=0``), and the history is read back once (:meth:`History.read_back`).
+On the GPU a solve makes no host read until its end and runs a fixed number of
+kernel-set calls: per re-weighting, the residuals and their sort keys
+(:func:`~mfsr.kernels.reference.irls_residuals`), one ``xp.sort``, the data weights with
+the median read on the device (:func:`~mfsr.kernels.reference.irls_data_weights`), the
+neighbour differences, one ``xp.sort`` and the pair weights with ``lambda`` folded in
+(:func:`~mfsr.kernels.reference.irls_prior_weights`), and after the CG steps one call for
+both history values (:func:`~mfsr.kernels.reference.irls_objective`, 0-d device arrays);
+per CG step ``A p``, ``A^T (beta A p)`` (the weights applied as the adjoint reads),
+the smoothness operator added in place, :func:`~mfsr.kernels.reference.cg_step` and
+:func:`~mfsr.kernels.reference.cg_direction` (:func:`mfsr.solvers.cg_solve` with
+``tol=0``). ``A x`` is computed once per estimate (the history's is the next
+re-weighting's). The history is read back once (:meth:`History.read_back`).
 """
 from __future__ import annotations
 
@@ -31,8 +37,6 @@ from .history import History
 
 _OFFSETS = SMOOTHNESS_OFFSETS
 _WEIGHTS = SMOOTHNESS_WEIGHTS
-_MAD = 1.4826  # MAD to standard deviation, Gaussian
-_FLOOR = 1e-4  # smallest robust scale
 
 
 def _n_pairs(shape):
@@ -52,40 +56,23 @@ def _sorted_median(s, n, xp):
     return (lo + hi) * 0.5
 
 
-def _threshold(median, threshold, dtype, xp):
-    """``threshold * max(1.4826 * median, 1e-4)`` in float64, then in ``dtype``: the number
-    the weights are computed with (a 0-d array; on the device it stays there)."""
-    scale = xp.maximum(xp.asarray(median).astype(xp.float64) * _MAD, _FLOOR)
-    return xp.asarray(threshold * scale).astype(dtype)
-
-
-def _data_weights(r, confidence, threshold, xp):
-    """``c * min(1, t_r / |r|)`` with ``t_r`` from the median of ``|r|`` over the pixels with
-    confidence above 1/2 (over all pixels when there are none), without a host read."""
-    absr = xp.abs(r)
-    mask = confidence > 0.5
-    n = xp.count_nonzero(mask)
-    none = n == 0
-    s = xp.sort(xp.where(mask | none, absr, np.inf), axis=None)
-    t_r = _threshold(_sorted_median(s, xp.where(none, r.size, n), xp), threshold, r.dtype, xp)
-    return confidence * xp.minimum(1.0, t_r / xp.maximum(absr, 1e-12))
-
-
-def _prior_weights(x, threshold, ks, xp):
-    """Per-pair weights ``(4, H, W)``: ``min(1, t_p / |d_o(p)|)`` at each pair's base ``p``,
-    0 where the pair leaves the image; ``t_p`` from the median of the valid ``|d_o|``."""
+def _prior_weights(x, threshold, ks, xp, weight=1.0):
+    """Per-pair weights ``(4, H, W)``: ``weight * min(1, t_p / |d_o(p)|)`` at each pair's
+    base ``p``, 0 where the pair leaves the image; ``t_p`` from the median of the valid
+    ``|d_o|`` (two kernel-set calls and one sort)."""
     d = ks.smoothness_differences(x)  # +inf where the pair leaves the image
-    n = _n_pairs(x.shape)
-    median = _sorted_median(xp.sort(d, axis=None), n, xp) if n else 0.0
-    t_p = _threshold(median, threshold, x.dtype, xp)
-    return xp.minimum(1.0, t_p / xp.maximum(d, 1e-12))
+    return ks.irls_prior_weights(xp.sort(d, axis=None), _n_pairs(x.shape), d, threshold,
+                                 weight)
 
 
-def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, prior=True):
+def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, prior=True,
+             ax=None, weight=1.0):
     xp = get_array_module(x)
-    r = operator.forward(x) - frames
-    beta = _data_weights(r, confidence, data_threshold, xp).astype(x.dtype, copy=False)
-    alphas = _prior_weights(x, prior_threshold, kernels_for(x), xp) if prior else None
+    ks = kernels_for(x)
+    ax = operator.forward(x) if ax is None else ax
+    r, keys = ks.irls_residuals(ax, frames, confidence)
+    beta = ks.irls_data_weights(xp.sort(keys), r, confidence, data_threshold)
+    alphas = _prior_weights(x, prior_threshold, ks, xp, weight) if prior else None
     return beta, alphas
 
 
@@ -141,30 +128,26 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
         One entry per outer iteration; ``objective`` is the weighted least-squares value.
         On the GPU the values are read back once, at the end of the solve.
     """
-    xp = get_array_module(frames)
     ks = kernels_for(x0)
     conf = operator.confidence if confidence is None else confidence
     x = x0.copy()
     hist = History()
     smooth = bool(weight)
+    ax = operator.forward(x)
     for _ in range(outer):
         hist.start()
+        # lambda folded into the pair weights: one smoothness call per normal map below
         beta, alphas = _weights(operator, frames, x, conf, data_threshold, prior_threshold,
-                                prior=smooth)
+                                prior=smooth, ax=ax, weight=weight)
         if smooth:
-            alphas = alphas * weight  # lambda folded into the pair weights: one call below
-
             def normal(v):
-                data = operator.adjoint(beta * operator.forward(v))
+                data = operator.adjoint(operator.forward(v), weights=beta)
                 return ks.weighted_smoothness(v, alphas, out=data, base=data)
         else:
             def normal(v):
-                return operator.adjoint(beta * operator.forward(v))
+                return operator.adjoint(operator.forward(v), weights=beta)
 
-        x = cg_solve(normal, operator.adjoint(beta * frames), x, inner)
-        r = operator.forward(x) - frames
-        data = xp.sum(beta * r * r)
-        objective = 0.5 * data + ks.weighted_smoothness_value(x, alphas) if smooth \
-            else 0.5 * data
-        hist.record(objective, xp.sqrt(xp.sum(conf * r * r)))
+        x = cg_solve(normal, operator.adjoint(frames, weights=beta), x, inner)
+        ax = operator.forward(x)  # the history's and the next re-weighting's
+        hist.record(*ks.irls_objective(ax, frames, beta, conf, x, alphas if smooth else None))
     return x, hist.read_back()

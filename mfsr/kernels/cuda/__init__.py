@@ -37,6 +37,16 @@ KERNELS = {
     "smoothness_differences": "irls",
     "cg_update": "irls",
     "cg_direction": "irls",
+    "ell_gather_rows_weighted": "operator",
+    "pairwise_prior_gradient": "prior",
+    "irls_residuals": "irls",
+    "irls_data_weights": "irls",
+    "irls_prior_weights": "irls",
+    "irls_objective_partials": "irls",
+    "irls_objective_sum": "irls",
+    "dot_partials": "irls",
+    "sum_partials": "irls",
+    "cg_update_dot": "irls",
 }
 #: source files, without ``.cu``
 SOURCES = tuple(sorted(set(KERNELS.values())))

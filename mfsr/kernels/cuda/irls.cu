@@ -7,6 +7,11 @@
 // g = sum_o w_o D_o^T (a_o D_o v) is written as a gather: each thread owns one pixel q and
 // takes the terms of the two pairs of each offset it belongs to, (q - o, q) and (q, q + o),
 // in the order of mfsr.kernels.reference.weighted_smoothness; no atomics, deterministic.
+//
+// The IRLS re-weighting (irls_residuals, irls_data_weights, irls_prior_weights,
+// irls_objective_*) and the CG step with its inner products (dot_partials, sum_partials,
+// cg_update_dot) sum in double, per block and then in one block, in a fixed order: no
+// atomics, the same bits on every run.
 #include "mfsr_common.cuh"
 
 // SMOOTHNESS_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1)); weights 1, 1, 1/sqrt(2), 1/sqrt(2)
@@ -63,7 +68,138 @@ MFSR_HD double weighted_smoothness_value_at(const T* v, const T* alphas, mfsr_in
     return 0.5 * total;
 }
 
-#define MFSR_IRLS_KERNELS(T, SUFFIX)                                                     \
+// The robust scale of the IRLS weights: threshold * max(1.4826 * median, 1e-4) in double,
+// rounded to T (mfsr.kernels.reference._irls_threshold).
+template <typename T>
+MFSR_HD T irls_threshold_of(T median, double threshold) {
+    double scale = (double)median * 1.4826;
+    scale = scale > 1e-4 ? scale : 1e-4;
+    return (T)(threshold * scale);
+}
+
+// The median of the sorted keys of irls_residuals (n of them), as the reference's
+// _key_median: over the flagged (negative) keys, found by bisection, or over all of them
+// when there is none; the mean of the two middle values, in T.
+template <typename T, typename K>
+MFSR_HD T irls_key_median(const K* sorted, mfsr_index n) {
+    mfsr_index lo = 0, hi = n;
+    while (lo < hi) {
+        const mfsr_index mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < 0) lo = mid + 1; else hi = mid;
+    }
+    const mfsr_index m = lo > 0 ? lo : n;
+    const T a = mfsr_key_value(sorted[(m - 1) / 2], T(0));
+    const T b = mfsr_key_value(sorted[m / 2], T(0));
+    return (a + b) * T(0.5);
+}
+
+// min(1, t / max(d, 1e-12)) in T, as the reference's xp.minimum / xp.maximum.
+template <typename T>
+MFSR_HD T irls_huber_weight(T t, T d) {
+    const T den = d > T(1e-12) ? d : T(1e-12);
+    const T ratio = t / den;
+    return ratio < T(1) ? ratio : T(1);
+}
+
+#define MFSR_IRLS_KERNELS(T, SUFFIX, KEY)                                                \
+    /* r = ax - y; key = bits of |r|, flagged where c > 0.5 (irls_residuals) */        \
+    MFSR_KERNEL void irls_residuals_##SUFFIX(                                            \
+        const T* __restrict__ ax, const T* __restrict__ y, const T* __restrict__ c,      \
+        mfsr_index n, T* __restrict__ r, KEY* __restrict__ keys) {                       \
+        MFSR_GRID_LOOP(i, n) {                                                           \
+            const T v = ax[i] - y[i];                                                    \
+            r[i] = v;                                                                    \
+            const KEY b = mfsr_key_bits(fabs(v));                                        \
+            keys[i] = c[i] > T(0.5) ? (KEY)(b | mfsr_key_flag(b)) : b;                   \
+        }                                                                                \
+    }                                                                                    \
+    /* beta = c min(1, t_r / max(|r|, 1e-12)), t_r from the sorted keys' median */      \
+    MFSR_KERNEL void irls_data_weights_##SUFFIX(                                         \
+        const KEY* __restrict__ sorted, const T* __restrict__ r,                         \
+        const T* __restrict__ c, double threshold, mfsr_index n, T* __restrict__ out) {  \
+        const T t = irls_threshold_of<T>(irls_key_median<T, KEY>(sorted, n), threshold); \
+        MFSR_GRID_LOOP(i, n) out[i] = c[i] * irls_huber_weight<T>(t, fabs(r[i]));        \
+    }                                                                                    \
+    /* alphas = weight min(1, t_p / max(d, 1e-12)), t_p from the n_valid first sorted */ \
+    MFSR_KERNEL void irls_prior_weights_##SUFFIX(                                        \
+        const T* __restrict__ sorted, mfsr_index n_valid, const T* __restrict__ d,       \
+        double threshold, T weight, int scaled, mfsr_index n, T* __restrict__ out) {     \
+        const T median = n_valid > 0                                                     \
+            ? (sorted[(n_valid - 1) / 2] + sorted[n_valid / 2]) * T(0.5) : T(0);         \
+        const T t = irls_threshold_of<T>(median, threshold);                             \
+        MFSR_GRID_LOOP(i, n) {                                                           \
+            const T a = irls_huber_weight<T>(t, d[i]);                                   \
+            out[i] = scaled ? a * weight : a;                                            \
+        }                                                                                \
+    }                                                                                    \
+    /* block sums of sum beta r^2, sum c r^2 (r = ax - y, n_lr values) and of the */    \
+    /* smoothness value of (v, alphas) when has_alphas: partials[0, nb, 2 nb + b] */     \
+    MFSR_KERNEL void irls_objective_partials_##SUFFIX(                                   \
+        const T* __restrict__ ax, const T* __restrict__ y, const T* __restrict__ beta,   \
+        const T* __restrict__ c, mfsr_index n_lr, const T* __restrict__ v,               \
+        const T* __restrict__ alphas, int has_alphas, mfsr_index height,                 \
+        mfsr_index width, mfsr_index nb, double* __restrict__ partials) {                \
+        double data = 0.0, res = 0.0, smooth = 0.0;                                      \
+        MFSR_GRID_LOOP(i, n_lr) {                                                        \
+            const T e = ax[i] - y[i];                                                    \
+            data += (double)(beta[i] * e * e);                                           \
+            res += (double)(c[i] * e * e);                                               \
+        }                                                                                \
+        if (has_alphas) {                                                                \
+            MFSR_GRID_LOOP(p, height * width)                                            \
+            smooth += weighted_smoothness_value_at<T>(v, alphas, height, width, p);      \
+        }                                                                                \
+        mfsr_block_store(data, partials);                                                \
+        mfsr_block_store(res, partials + nb);                                            \
+        mfsr_block_store(smooth, partials + 2 * nb);                                     \
+    }                                                                                    \
+    /* one block: out = [0.5 data + smooth, sqrt(res)] from the partials above */      \
+    MFSR_KERNEL void irls_objective_sum_##SUFFIX(const double* __restrict__ partials,    \
+                                                 mfsr_index nb, double* __restrict__ out) { \
+        double sums[3];                                                                  \
+        for (int k = 0; k < 3; ++k) {                                                    \
+            double s = 0.0;                                                              \
+            MFSR_ONE_BLOCK_LOOP(b, nb) s += partials[k * nb + b];                        \
+            sums[k] = mfsr_one_block_sum(s);                                             \
+        }                                                                                \
+        if (MFSR_ONE_BLOCK_LEADER) {                                                     \
+            out[0] = 0.5 * sums[0] + sums[2];                                            \
+            out[1] = sqrt(sums[1]);                                                      \
+        }                                                                                \
+    }                                                                                    \
+    /* block sums of <a, b> in double */                                                \
+    MFSR_KERNEL void dot_partials_##SUFFIX(const T* __restrict__ a,                      \
+                                           const T* __restrict__ b, mfsr_index n,        \
+                                           double* __restrict__ partials) {              \
+        double s = 0.0;                                                                  \
+        MFSR_GRID_LOOP(i, n) s += (double)a[i] * (double)b[i];                           \
+        mfsr_block_store(s, partials);                                                   \
+    }                                                                                    \
+    /* one block: out[0] = the sum of the nb partials, rounded to T */                  \
+    MFSR_KERNEL void sum_partials_##SUFFIX(const double* __restrict__ partials,          \
+                                           mfsr_index nb, T* __restrict__ out) {         \
+        double s = 0.0;                                                                  \
+        MFSR_ONE_BLOCK_LOOP(b, nb) s += partials[b];                                     \
+        s = mfsr_one_block_sum(s);                                                       \
+        if (MFSR_ONE_BLOCK_LEADER) out[0] = (T)s;                                        \
+    }                                                                                    \
+    /* cg_update, and the block sums of the new <g, g> */                               \
+    MFSR_KERNEL void cg_update_dot_##SUFFIX(const T* gg, const T* pq, mfsr_index n,      \
+                                            T* __restrict__ x, const T* __restrict__ p,  \
+                                            T* __restrict__ g, const T* __restrict__ q,  \
+                                            double* __restrict__ partials) {             \
+        const double num = (double)gg[0], den = (double)pq[0];                           \
+        const T a = num != 0.0 ? (T)(num / (1e-30 > den ? 1e-30 : den)) : T(0);          \
+        double s = 0.0;                                                                  \
+        MFSR_GRID_LOOP(i, n) {                                                           \
+            x[i] = x[i] + a * p[i];                                                      \
+            const T gi = g[i] - a * q[i];                                                \
+            g[i] = gi;                                                                   \
+            s += (double)gi * (double)gi;                                                \
+        }                                                                                \
+        mfsr_block_store(s, partials);                                                   \
+    }                                                                                    \
+                                                                                         \
     /* out = (has_base ? base : 0) + S v, S the weighted smoothness operator */          \
     MFSR_KERNEL void weighted_smoothness_##SUFFIX(                                       \
         const T* __restrict__ v, const T* __restrict__ alphas, const T* base,            \
@@ -115,5 +251,5 @@ MFSR_HD double weighted_smoothness_value_at(const T* v, const T* alphas, mfsr_in
         MFSR_GRID_LOOP(i, n) p[i] = g[i] + b * p[i];                                     \
     }
 
-MFSR_IRLS_KERNELS(float, f32)
-MFSR_IRLS_KERNELS(double, f64)
+MFSR_IRLS_KERNELS(float, f32, int)
+MFSR_IRLS_KERNELS(double, f64, mfsr_index)

@@ -92,10 +92,11 @@ MFSR_HD void kernel_merge_at(const T* frames, const float* flows, const T* weigh
             const T ty = merge_taper((T)jy - py, c);
             if (!(ty > zero)) continue;
             for (mfsr_index jx = x0; jx <= x1; ++jx) {
-                const T tx = merge_taper((T)jx - px, c);
                 const mfsr_index j = (k * h + jy) * w + jx;
                 const T wgt = weights[j];
-                if (!(tx > zero && wgt > zero)) continue;
+                if (!(wgt > zero)) continue;  // first: a masked-out sample costs one read
+                const T tx = merge_taper((T)jx - px, c);
+                if (!(tx > zero)) continue;
                 const T dx = ((T)jx + (T)flows[2 * j]) - vx;
                 const T dy = ((T)jy + (T)flows[2 * j + 1]) - vy;
                 const T q = a * dx * dx + b2 * dx * dy + cc * dy * dy;

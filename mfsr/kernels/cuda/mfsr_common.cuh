@@ -142,7 +142,92 @@ MFSR_HD void mfsr_warp_table(const float* flow_k, mfsr_index w_lr, const mfsr_in
     *index = (mfsr_index)i0 * W + (mfsr_index)j0;
 }
 
+// Sort keys of non-negative floats (mfsr.kernels.reference.irls_residuals): the bits as
+// a signed integer of the same width, in which non-negative floats keep their order;
+// MFSR_KEY_FLAG (the sign bit) marks a key, MFSR_KEY_BITS clears the mark.
+MFSR_HD int mfsr_key_bits(float v) {
+#if defined(__CUDA_ARCH__)
+    return __float_as_int(v);
+#else
+    int b;
+    __builtin_memcpy(&b, &v, sizeof b);
+    return b;
+#endif
+}
+MFSR_HD mfsr_index mfsr_key_bits(double v) {
+#if defined(__CUDA_ARCH__)
+    return __double_as_longlong(v);
+#else
+    mfsr_index b;
+    __builtin_memcpy(&b, &v, sizeof b);
+    return b;
+#endif
+}
+MFSR_HD float mfsr_key_value(int b, float) {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(b & 0x7fffffff);
+#else
+    b &= 0x7fffffff;
+    float v;
+    __builtin_memcpy(&v, &b, sizeof v);
+    return v;
+#endif
+}
+MFSR_HD double mfsr_key_value(mfsr_index b, double) {
+#if defined(__CUDA_ARCH__)
+    return __longlong_as_double(b & 0x7fffffffffffffffLL);
+#else
+    b &= 0x7fffffffffffffffLL;
+    double v;
+    __builtin_memcpy(&v, &b, sizeof v);
+    return v;
+#endif
+}
+MFSR_HD int mfsr_key_flag(int) { return -2147483647 - 1; }
+MFSR_HD mfsr_index mfsr_key_flag(mfsr_index) { return -9223372036854775807LL - 1; }
+
+#if defined(MFSR_HOST_EMULATION)
+// Deterministic two-pass sums: a kernel leaves one partial sum per block in
+// partials[blockIdx.x] (zeroed by the caller), and a one-block kernel adds them up in a
+// fixed order. On the host the whole loop is one block.
+inline void mfsr_block_store(double value, double* partials) { partials[0] += value; }
+#define MFSR_ONE_BLOCK_LOOP(i, n) for (mfsr_index i = 0; i < (n); ++i)
+inline double mfsr_one_block_sum(double value) { return value; }
+#define MFSR_ONE_BLOCK_LEADER true
+#endif
+
 #if !defined(MFSR_HOST_EMULATION)
+// The sum of `value` over the thread block, valid in thread 0 (every thread of the
+// block must call it; blockDim.x a multiple of 32, <= 1024). The order of the additions
+// depends on the block size alone: deterministic.
+__device__ __forceinline__ double mfsr_block_sum(double value) {
+    __shared__ double sums[32];
+    __syncthreads();  // the readers of a previous call are done with `sums`
+    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+    for (int off = 16; off > 0; off >>= 1) value += __shfl_down_sync(0xffffffffu, value, off);
+    if (lane == 0) sums[warp] = value;
+    __syncthreads();
+    if (warp == 0) {
+        const unsigned n_warps = (blockDim.x + 31u) >> 5;
+        value = lane < n_warps ? sums[lane] : 0.0;
+        for (int off = 16; off > 0; off >>= 1)
+            value += __shfl_down_sync(0xffffffffu, value, off);
+    }
+    return value;
+}
+
+// Deterministic two-pass sums (see the host version above): block b's sum to partials[b].
+__device__ __forceinline__ void mfsr_block_store(double value, double* partials) {
+    value = mfsr_block_sum(value);
+    if (threadIdx.x == 0) partials[blockIdx.x] = value;
+}
+// In a kernel launched as one block: the thread's share of [0, n), then the block's sum.
+#define MFSR_ONE_BLOCK_LOOP(i, n) for (mfsr_index i = threadIdx.x; i < (n); i += blockDim.x)
+__device__ __forceinline__ double mfsr_one_block_sum(double value) {
+    return mfsr_block_sum(value);
+}
+#define MFSR_ONE_BLOCK_LEADER (threadIdx.x == 0)
+
 // Sum `value` over the thread block and add the block's sum to *total (one atomic per
 // block). Every thread of the block must call it; blockDim.x a multiple of 32, <= 1024.
 __device__ __forceinline__ void mfsr_block_sum_to(double value, double* total) {

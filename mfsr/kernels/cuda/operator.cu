@@ -8,6 +8,7 @@
 //          ell_gather_rows   t = S_y z                       (K, h, W)
 //          ell_gather_cols   out = t S_x^T                   (K, h, w)
 //   A^T y: ell_gather_rows   t = S_y^T y  (transposed table) (K, H, w)
+//          (ell_gather_rows_weighted: t = S_y^T (b * y), data weights b read with y)
 //          gather_cols_splat out = sum_k W_k^T (t[k] S_x)    (H, W), atomic splats
 #include "mfsr_common.cuh"
 
@@ -22,6 +23,26 @@ MFSR_HD T ell_gather_rows_at(const T* z, const mfsr_index* idx, const double* wt
     const T* zl = z + l * n_in * width + q;
     T acc = T(0);
     for (int a = 0; a < m; ++a) acc += (T)wts[i * m + a] * zl[idx[i * m + a] * width];
+    return acc;
+}
+
+// The same over the product zw * z (each product rounded in T first, as the NumPy
+// expression `zw * z`): S_y (zw * z) without the product image (A^T with data weights).
+template <typename T>
+MFSR_HD T ell_gather_rows_weighted_at(const T* z, const T* zw, const mfsr_index* idx,
+                                      const double* wts, int m, mfsr_index n_in,
+                                      mfsr_index n_out, mfsr_index width, mfsr_index o) {
+    const mfsr_index l = o / (n_out * width);
+    const mfsr_index rem = o - l * n_out * width;
+    const mfsr_index i = rem / width, q = rem - (rem / width) * width;
+    const T* zl = z + l * n_in * width + q;
+    const T* wl = zw + l * n_in * width + q;
+    T acc = T(0);
+    for (int a = 0; a < m; ++a) {
+        const mfsr_index at = idx[i * m + a] * width;
+        const T v = wl[at] * zl[at];
+        acc += (T)wts[i * m + a] * v;
+    }
     return acc;
 }
 
@@ -94,6 +115,14 @@ MFSR_HD void gather_cols_splat_at(const T* t, const mfsr_index* idx, const doubl
         mfsr_index width, mfsr_index n, T* __restrict__ t) {                             \
         MFSR_GRID_LOOP(o, n)                                                             \
         t[o] = ell_gather_rows_at<T>(z, idx, wts, m, n_in, n_out, width, o);             \
+    }                                                                                    \
+    MFSR_KERNEL void ell_gather_rows_weighted_##SUFFIX(                                  \
+        const T* __restrict__ z, const T* __restrict__ zw,                               \
+        const mfsr_index* __restrict__ idx, const double* __restrict__ wts, int m,       \
+        mfsr_index n_in, mfsr_index n_out, mfsr_index width, mfsr_index n,               \
+        T* __restrict__ t) {                                                             \
+        MFSR_GRID_LOOP(o, n)                                                             \
+        t[o] = ell_gather_rows_weighted_at<T>(z, zw, idx, wts, m, n_in, n_out, width, o); \
     }                                                                                    \
     MFSR_KERNEL void ell_gather_cols_##SUFFIX(                                           \
         const T* __restrict__ t, const mfsr_index* __restrict__ idx,                     \

@@ -52,6 +52,23 @@ MFSR_HD T pairwise_prior_at(const T* x, const int* offsets, const T* weights, in
         mfsr_block_sum_to(partial, total);                                               \
     }
 
+// The gradient alone, scaled and added to a base (pairwise_prior_gradient):
+// out = base + scale * grad (scale * grad rounded first; `base` may be `out`).
+#define MFSR_PRIOR_GRADIENT_KERNELS(T, SUFFIX)                                           \
+    MFSR_KERNEL void pairwise_prior_gradient_##SUFFIX(                                   \
+        const T* __restrict__ x, const int* __restrict__ offsets,                        \
+        const T* __restrict__ weights, int n_offsets, int kind, T param,                 \
+        mfsr_index height, mfsr_index width, const T* base, int has_base, T scale,       \
+        int scaled, T* out) {                                                            \
+        T v;                                                                             \
+        MFSR_GRID_LOOP(p, height * width) {                                              \
+            T g = pairwise_prior_at<T>(x, offsets, weights, n_offsets, kind, param,      \
+                                       height, width, p, &v);                            \
+            if (scaled) g = scale * g;                                                   \
+            out[p] = has_base ? base[p] + g : g;                                         \
+        }                                                                                \
+    }
+
 // Isotropic TV with forward differences (zero past the last row / column),
 // mfsr.kernels.reference.tv_prior: the magnitude at pixel (r, c).
 template <typename T>
@@ -101,5 +118,7 @@ MFSR_HD T tv_prior_at(const T* x, T eps, mfsr_index height, mfsr_index width, mf
 
 MFSR_PRIOR_KERNELS(float, f32)
 MFSR_PRIOR_KERNELS(double, f64)
+MFSR_PRIOR_GRADIENT_KERNELS(float, f32)
+MFSR_PRIOR_GRADIENT_KERNELS(double, f64)
 MFSR_TV_KERNELS(float, f32)
 MFSR_TV_KERNELS(double, f64)
