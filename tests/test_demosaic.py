@@ -113,13 +113,9 @@ def test_moving_object_does_not_ghost():
     region = np.repeat(np.repeat(b.object_masks[0], 2, 0), 2, 1)
     common = dict(cfa="RGGB", psf=b.psf, phase=b.phase, reference=0)
     single = psnr(ea_bicubic(b, 2), b.truth, region)
-    default = mfsr.reconstruct(b.frames, 2, **common)
-    assert psnr(default, b.truth, region) >= single
-    # the kernel merge does not ghost either (tests/test_kernel_merge.py: robustness off
-    # loses > 10 dB there), but falls back to a kernel demosaic of the reference alone,
-    # softer than edge-aware demosaicking + bicubic at the square's sharp edge
-    kernel = mfsr.reconstruct(b.frames, 2, method="kernel", **common)
-    assert psnr(kernel, b.truth, region) >= single - 1.5
+    for method in ("irls", "kernel"):  # measured 20.9 and 23.4 dB against 16.8
+        hr = mfsr.reconstruct(b.frames, 2, method=method, **common)
+        assert psnr(hr, b.truth, region) >= single + 2.0, method
 
 
 def test_kernel_method_and_kernel_init(burst):
