@@ -24,8 +24,8 @@ output frame; ops = array ops + kernel-set calls, target <= 400):
                                         compute/view)  calls         calls  h2d/d2h
     135x240, default (gpu)        361  (84/26)          251      0      0    29/4
     135x240, registration gpu     361  (84/26)          251      0      0    29/4
-    video job, dis, cupy          297  (47/10)          240      0    145    24/3
-    video job, gpu, cupy          297  (47/10)          240      0    121    24/3
+    video job, dis, cupy          450  (153/56)         241      0     30    33/10
+    video job, gpu, cupy          462  (155/56)         251      0      6    37/5
 
     (before: 723 = 483 array ops + 240 kernel-set calls and 14 host syncs for the
     default frame; strict mode now runs the default frame through: no host sync, no
@@ -43,10 +43,17 @@ output frame; ops = array ops + kernel-set calls, target <= 400):
     array ops by stage: luma solve 31 (a sort per weight map and re-weighting, and the
         CG start g = rhs - M x, p = g, g.g: 3 per solve), noise estimate 28, chroma 19
         (two 3-step CG solves, tol=0), codec detection 18, rest 14.
-    video job host calls: the codec detection's JPEG test (cv2.imencode/imdecode 48 +
-        48 <- degradation/codec.py), the noise estimate (scipy sobel/gaussian_filter), and
-        with dis the DIS flows and their confidence remaps (the job's pair flows run on
-        the host).
+    video job (window on the device, issue 13): the host calls left are 6 PNG decodes
+        (cv2.imdecode <- io/images.py: the folder's first frame when it is opened, then
+        the 5 frames read; reading is host work) and, with dis, the DIS flows (24 <-
+        registration/dense.py, on host copies of the lumas); the d2h transfers are the HR frame (once, at the end), the noise
+        level and the chroma score the job decides on, the operator's moving-frame
+        flags and the solver history (with dis also the 5 lumas). Its ops: this first
+        output frame estimates all 4 pairs of its window (motion 78 ops + 11 Lucas-
+        Kanade kernel-set calls, batched; the composition one batched sampling), 5
+        lumas (25), the window's noise (29) and codec (19) estimates on the device.
+        Before (the job's frames, luma, pair flows, composition, noise and codec
+        estimates on the host): 297 ops, 145 host calls with dis, 121 with gpu.
 """
 from __future__ import annotations
 

@@ -261,8 +261,9 @@ def build_parser():
     up.add_argument("--degradation", default=None, choices=tuple(DEGRADATIONS),
                     help="how the LR frames were made: area sensor (default), BD "
                          "(Gaussian blur 1.6 then decimate), BI (bicubic downscale)")
-    up.add_argument("--registration", default="dis", choices=REGISTRATION_METHODS,
-                    help="optical flow between consecutive frames (default dis)")
+    up.add_argument("--registration", default=None, choices=REGISTRATION_METHODS,
+                    help="optical flow between consecutive frames (default: dis on the "
+                         "CPU, gpu with --backend cupy)")
     up.add_argument("--backend", default="auto", choices=("auto", "numpy", "numba", "cupy"),
                     help="array backend (default auto)")
     up.add_argument("--color", default="luma", choices=COLOR_MODES,

@@ -260,7 +260,7 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
 
 def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=None,
                   fmt="png", resume=True, progress=None, max_memory=DEFAULT_MAX_MEMORY,
-                  registration="dis", overlap=TILE_OVERLAP, encoding=None, enhance="off",
+                  registration=None, overlap=TILE_OVERLAP, encoding=None, enhance="off",
                   hdr=None, peak=1000.0, keep_frames=False, client=None, chunk=16,
                   **kwargs):
     """Super-resolve a video and write it: a folder of frames, or a video file.
@@ -399,7 +399,7 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
 
 
 def run_frames(source, folder, scale, window, start, end, *, bits, fmt="png", enhance="off",
-               hdr=None, peak=1000.0, max_memory=DEFAULT_MAX_MEMORY, registration="dis",
+               hdr=None, peak=1000.0, max_memory=DEFAULT_MAX_MEMORY, registration=None,
                overlap=TILE_OVERLAP, video_index=None, **kwargs):
     """Frames ``start .. end - 1`` of a job into an existing folder, skipping those there:
     the body of one distributed task (:mod:`mfsr.distributed`).

@@ -6,22 +6,27 @@ video the window is shorter and asymmetric (no frame is repeated). Motion is est
 once per pair of consecutive LR frames, in both directions, and each window's motion to
 its reference is composed from those pairwise flows. Frames too large for
 ``max_memory`` are reconstructed in overlapping tiles blended with linear ramps.
-Only the LR frames of the current window are held.
+Only the LR frames of the current window are held. With ``backend="cupy"`` the window
+is kept on the device (frames uploaded once each; luma, pair flows, their composition,
+noise and codec estimates and tiles computed there) and each HR frame comes to the host
+once, at the end.
 """
 from __future__ import annotations
 
 import math
 import os
 
+import cv2
 import numpy as np
 
+from ._device_cache import device_constant
 from ._validation import check_choice, check_int
-from .backend import to_numpy
+from .backend import get_array_module, resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr
 from .degradation import estimate_noise
 from .io import FrameSource
 from .motion import Motion
-from .pipeline import codec_model, reconstruct
+from .pipeline import codec_model, default_registration, reconstruct
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
 from .registration.confidence import sample
 
@@ -74,15 +79,17 @@ def luma_of(frame):
     Parameters
     ----------
     frame : array, shape (h, w) or (h, w, 3)
+        NumPy or CuPy (a device frame's luma is computed on the device).
 
     Returns
     -------
-    ndarray, shape (h, w), float32
+    array, shape (h, w), float32, on the frame's array module
     """
-    f = as_float_image(np.asarray(frame), "frame")
+    xp = get_array_module(frame)
+    f = as_float_image(xp.asarray(frame), "frame")
     if f.ndim == 3:
         f = rgb_to_ycbcr(f)[..., 0] if f.shape[-1] == 3 else f[..., 0]
-    return np.ascontiguousarray(f, dtype=np.float32)
+    return xp.ascontiguousarray(f, dtype=xp.float32)
 
 
 def compose_flows(pair_flows, pair_confidence=None):
@@ -91,21 +98,23 @@ def compose_flows(pair_flows, pair_confidence=None):
     ``pair_flows[j]`` maps frame ``j`` to frame ``j + 1`` in the convention of
     :class:`~mfsr.motion.Motion` (frame ``j`` at ``p`` shows frame ``j + 1`` at
     ``p + f_j(p)``), so ``F(p) = f_0(p) + F_1(p + f_0(p))``, evaluated from the far end
-    with bilinear sampling.
+    with bilinear sampling (border replicated). NumPy flows are sampled by OpenCV's
+    ``remap``; device (CuPy) flows stay on the device (the sampling written against
+    ``xp``, flow and confidence sampled together).
 
     Parameters
     ----------
-    pair_flows : sequence of ndarray, shape (h, w, 2)
+    pair_flows : sequence of array, shape (h, w, 2)
         The chain, nearest to frame 0 first; at least one.
-    pair_confidence : sequence of ndarray, shape (h, w), optional
+    pair_confidence : sequence of array, shape (h, w), optional
         Confidence of each link; the composed confidence is their product along the
         path.
 
     Returns
     -------
-    flow : ndarray, shape (h, w, 2), float32
-    confidence : ndarray, shape (h, w), float32
-        All ones when ``pair_confidence`` is None.
+    flow : array, shape (h, w, 2), float32
+    confidence : array, shape (h, w), float32
+        All ones when ``pair_confidence`` is None. On the flows' array module.
 
     Examples
     --------
@@ -115,6 +124,15 @@ def compose_flows(pair_flows, pair_confidence=None):
     """
     if len(pair_flows) < 1:
         raise ValueError("pair_flows must hold at least one flow")
+    xp = get_array_module(*pair_flows, *(pair_confidence or ()))
+    if xp is not np:
+        h, w = pair_flows[-1].shape[:2]
+        fields = [_field(xp.asarray(f),
+                         xp.ones((h, w), xp.float32) if pair_confidence is None
+                         else xp.asarray(c), xp)
+                  for f, c in zip(pair_flows, pair_confidence or [None] * len(pair_flows))]
+        field = _compose_chains([fields], xp)[0]
+        return xp.ascontiguousarray(xp.moveaxis(field[:2], 0, -1)), field[2]
     flow = np.asarray(pair_flows[-1], dtype=np.float32)
     conf = (np.ones(flow.shape[:2], np.float32) if pair_confidence is None
             else np.asarray(pair_confidence[-1], dtype=np.float32))
@@ -126,19 +144,129 @@ def compose_flows(pair_flows, pair_confidence=None):
     return flow, conf
 
 
+_REMAP_STEPS = 32.0    # cv2.remap's sub-pixel steps (1 << INTER_BITS)
+
+# On the device a link of a chain is one "field" (3, h, w): dx, dy and confidence, so
+# that a composition step is one bilinear sampling of all three.
+
+def _field(flow, confidence, xp):
+    """``(3, h, w)`` float32 field of a flow ``(h, w, 2)`` and its confidence ``(h, w)``."""
+    return xp.concatenate([xp.moveaxis(flow.astype(xp.float32, copy=False), -1, 0),
+                           confidence.astype(xp.float32, copy=False)[None]])
+
+
+def _grid(h, w, xp):
+    """Pixel rows and columns ``(2, h, w)`` float32, kept on the device."""
+    return device_constant(("video-grid", h, w), lambda: np.stack(np.meshgrid(
+        np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")), xp)
+
+
+def _identity_field(h, w, xp):
+    """The field of the reference: no motion, full confidence."""
+    return device_constant(("video-identity", h, w), lambda: np.concatenate(
+        [np.zeros((2, h, w), np.float32), np.ones((1, h, w), np.float32)]), xp)
+
+
+def _bilinear(images, cy, cx, xp):
+    """Sample a batch of images ``(N, C, h, w)`` bilinearly at ``(cy, cx)`` (each
+    broadcastable to ``(N, C, h, w)``: per image, or ``(N, 1, h, w)`` shared by its
+    channels), coordinates clamped to the border; a few dozen array operations for the
+    whole batch."""
+    n, c, h, w = images.shape
+    cy = xp.clip(cy, 0, h - 1)
+    cx = xp.clip(cx, 0, w - 1)
+    y0 = xp.minimum(xp.floor(cy), max(h - 2, 0))
+    x0 = xp.minimum(xp.floor(cx), max(w - 2, 0))
+    fy, fx = cy - y0, cx - x0
+    first = device_constant(("video-image-offsets", n, c, h, w), lambda: (
+        np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1), xp)
+    i = (y0 * w + x0).astype(xp.int64) + first
+    flat = images.reshape(-1)
+    dx, dy = (1 if w > 1 else 0), (w if h > 1 else 0)
+    top, right = flat[i], flat[i + dx]
+    low, corner = flat[i + dy], flat[i + (dy + dx)]
+    top = top + fx * (right - top)
+    low = low + fx * (corner - low)
+    return top + fy * (low - top)
+
+
+def _compose_chains(chains, xp):
+    """:func:`compose_flows` of chains of fields (each nearest to frame 0 first) on
+    ``xp``: the chains step together from their far ends, one batched bilinear sampling
+    per step for all of them (a window of 5 needs one step), the flows added and the
+    confidences multiplied. Returns the composed ``(3, h, w)`` field of each chain.
+
+    It samples as the host path's ``cv2.remap`` does, so that the device job composes
+    what the NumPy job composes: OpenCV's own remap rounds float maps to 1/32 px
+    (``INTER_BITS`` = 5, half to even); the IPP remap that x86-64 wheels use for 1-, 3-
+    and 4-channel images does not (:data:`_REMAP_ROUNDS`, probed at import). Without
+    the rounding the composed flows differ from the host's by up to 4e-3 px where the
+    flow varies fastest."""
+    fields = [chain[-1] for chain in chains]
+    for step in range(1, max(len(chain) for chain in chains)):
+        active = [k for k, chain in enumerate(chains) if len(chain) > step]
+        far = xp.stack([fields[k] for k in active])
+        link = xp.stack([chains[k][-1 - step] for k in active])
+        h, w = far.shape[2:]
+        grid = _grid(h, w, xp)
+        cy = (grid[0] + link[:, 1])[:, None]
+        cx = (grid[1] + link[:, 0])[:, None]
+        at = {}
+        for rounds in {_REMAP_ROUNDS[1], _REMAP_ROUNDS[2]}:
+            at[rounds] = (xp.rint(cy * _REMAP_STEPS) / _REMAP_STEPS,
+                          xp.rint(cx * _REMAP_STEPS) / _REMAP_STEPS) if rounds else (cy, cx)
+        if len(at) == 1:                 # flows and confidence at the same points
+            y, x = at.popitem()[1]
+        else:                            # channels dx, dy as the flows, 2 as confidence
+            flow, conf = at[_REMAP_ROUNDS[2]], at[_REMAP_ROUNDS[1]]
+            y = xp.concatenate([flow[0], flow[0], conf[0]], axis=1)
+            x = xp.concatenate([flow[1], flow[1], conf[1]], axis=1)
+        moved = _bilinear(far, y, x, xp)
+        moved = xp.concatenate([link[:, :2] + moved[:, :2], link[:, 2:] * moved[:, 2:]],
+                               axis=1)
+        for j, k in enumerate(active):
+            fields[k] = moved[j]
+    return fields
+
+
+def _remap_rounds(channels):
+    """Whether ``cv2.remap`` (``INTER_LINEAR``, float32 maps) rounds the coordinates to
+    1/32 px for float32 images of ``channels`` channels."""
+    image = np.dstack([np.arange(4, dtype=np.float32).reshape(2, 2)] * channels)
+    x, y = np.full((1, 1), 0.01, np.float32), np.zeros((1, 1), np.float32)
+    value = float(np.reshape(cv2.remap(image, x, y, cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_REPLICATE), -1)[0])
+    return value == 0.0
+
+
+#: ``{channels: rounds}`` for the confidence (1) and the flows (2) of the host path.
+_REMAP_ROUNDS = {1: _remap_rounds(1), 2: _remap_rounds(2)}
+
+
 class _PairMotion:
     """Flows between neighbouring readable LR frames, computed once each and dropped when
     no longer needed: ``pair(a, b)`` holds the flows a -> b and b -> a (``b`` is the next
-    readable frame after ``a``: ``a + 1`` unless frames between could not be read)."""
+    readable frame after ``a``: ``a + 1`` unless frames between could not be read).
 
-    def __init__(self, method, confidence=True):
+    With ``xp`` a device module (the video job on CuPy) the lumas are device arrays and
+    everything stays there: the new pairs a window needs are estimated together (one
+    batched call of a batched estimator such as ``"gpu"``, forward and backward; a host
+    estimator such as ``"dis"`` gets host copies of the lumas and its flows go back up),
+    their confidence is one kernel-set call, and each pair is kept as two fields
+    (:func:`_field`) that :meth:`motion` composes on the device."""
+
+    def __init__(self, method, confidence=True, xp=np):
         self.estimate = ESTIMATORS[method]
         self.confidence = confidence
+        self.xp = xp
         self.pairs = {}
         self.computed = []          # first frames of the pairs, in the order estimated
 
     def pair(self, a, b, luma):
         if (a, b) not in self.pairs:
+            if self.xp is not np:
+                self._estimate_on_device([(a, b)], luma)
+                return self.pairs[a, b]
             fwd, bwd = self.estimate(luma[a], luma[b]), self.estimate(luma[b], luma[a])
             if self.confidence:
                 cf = forward_backward_confidence(fwd, bwd)
@@ -150,6 +278,30 @@ class _PairMotion:
             self.computed.append(a)
         return self.pairs[a, b]
 
+    def _estimate_on_device(self, missing, luma):
+        """Estimate the pairs ``missing`` (in order) together; store their fields."""
+        xp, n = self.xp, len(missing)
+        ids = sorted({k for key in missing for k in key})
+        batched = getattr(self.estimate, "batched", None)
+        if batched is not None:
+            at = {k: i for i, k in enumerate(ids)}
+            est = batched(xp.stack([luma[k] for k in ids]),
+                          [(at[a], at[b]) for a, b in missing]
+                          + [(at[b], at[a]) for a, b in missing])
+        else:   # a host estimator (OpenCV, scikit-image): the lumas go down, flows up
+            host = {k: to_numpy(luma[k]) for k in ids}
+            est = xp.asarray(np.stack([self.estimate(host[a], host[b]) for a, b in missing]
+                                      + [self.estimate(host[b], host[a])
+                                         for a, b in missing]).astype(np.float32))
+        if self.confidence:
+            conf = forward_backward_confidence(est, xp.concatenate([est[n:], est[:n]]))
+        else:
+            conf = xp.ones(est.shape[:3], xp.float32)
+        fields = xp.concatenate([xp.moveaxis(est, -1, 1), conf[:, None]], axis=1)
+        for i, key in enumerate(missing):
+            self.pairs[key] = (fields[i], fields[n + i])
+            self.computed.append(key[0])
+
     def drop_before(self, i):
         for key in [key for key in self.pairs if key[0] < i]:
             del self.pairs[key]
@@ -157,6 +309,8 @@ class _PairMotion:
     def motion(self, indices, ref, luma):
         """Motion of frames ``indices`` (increasing) to frame ``indices[ref]``, composed
         along the links between neighbours in ``indices``."""
+        if self.xp is not np:
+            return self._motion_on_device(indices, ref, luma)
         c = indices[ref]
         h, w = luma[c].shape
         flows = np.zeros((len(indices), h, w, 2), np.float32)
@@ -172,6 +326,26 @@ class _PairMotion:
                 flows[pos], conf[pos] = compose_flows([p[1] for p in links],
                                                       [p[3] for p in links])
         return Motion(flows, conf, ref)
+
+    def _motion_on_device(self, indices, ref, luma):
+        xp = self.xp
+        h, w = luma[indices[ref]].shape
+        links = list(zip(indices[:-1], indices[1:]))
+        missing = [key for key in links if key not in self.pairs]
+        if missing:
+            self._estimate_on_device(missing, luma)
+        chains = {}
+        for pos in range(len(indices)):
+            if pos < ref:    # forward links, pos -> ... -> ref
+                chains[pos] = [self.pairs[links[j]][0] for j in range(pos, ref)]
+            elif pos > ref:  # backward links, pos -> ... -> ref
+                chains[pos] = [self.pairs[links[j - 1]][1] for j in range(pos, ref, -1)]
+        composed = dict(zip(chains, _compose_chains(list(chains.values()), xp))) \
+            if chains else {}
+        stack = xp.stack([composed[pos] if pos != ref else _identity_field(h, w, xp)
+                          for pos in range(len(indices))])
+        return Motion(xp.ascontiguousarray(xp.moveaxis(stack[:, :2], 1, -1)),
+                      xp.ascontiguousarray(stack[:, 2]), ref)
 
 
 def tile_grid(lr_shape, scale, n_frames, max_memory, overlap=TILE_OVERLAP):
@@ -235,7 +409,9 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
     Each tile is its core box grown by ``overlap`` LR pixels on its inner sides; the
     motion is cropped with it (flows are relative, so a crop stays valid). Neighbouring
     tiles overlap by ``2 * overlap`` LR pixels, where their weights ramp linearly in
-    opposite directions.
+    opposite directions. On the CuPy backend (device frames, or ``backend="cupy"``) the
+    tiles are cut, reconstructed and blended on the device, and the HR frame comes to
+    the host once, at the end.
 
     Parameters
     ----------
@@ -252,32 +428,41 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
     -------
     ndarray, shape (s*h, s*w[, C]), float32
     """
-    frames = np.asarray(frames)
+    backend = kwargs.get("backend", "auto")
+    xp = resolve_backend(backend, frames) if backend in ("auto", "cupy") else np
+    frames = to_device(frames, xp)
     h, w = frames.shape[1:3]
     if len(tiles) == 1:
         return to_numpy(reconstruct(frames, scale, motion=motion,
                                     reference=motion.reference, **kwargs))
+    mp = get_array_module(motion.flows)
     out = weight = None
     for (y0, y1, x0, x1) in tiles:
         py0, py1 = max(0, y0 - overlap), min(h, y1 + overlap)
         px0, px1 = max(0, x0 - overlap), min(w, x1 + overlap)
-        sub = Motion(np.ascontiguousarray(motion.flows[:, py0:py1, px0:px1]),
-                     np.ascontiguousarray(motion.confidence[:, py0:py1, px0:px1]),
+        sub = Motion(mp.ascontiguousarray(motion.flows[:, py0:py1, px0:px1]),
+                     mp.ascontiguousarray(motion.confidence[:, py0:py1, px0:px1]),
                      motion.reference)
-        crop = np.ascontiguousarray(frames[:, py0:py1, px0:px1])
-        hr = to_numpy(reconstruct(crop, scale, motion=sub, reference=motion.reference,
-                                  **kwargs))
+        crop = xp.ascontiguousarray(frames[:, py0:py1, px0:px1])
+        hr = to_device(reconstruct(crop, scale, motion=sub, reference=motion.reference,
+                                   **kwargs), xp)
         if out is None:
-            out = np.zeros((h * scale, w * scale) + hr.shape[2:], np.float32)
-            weight = np.zeros((h * scale, w * scale), np.float32)
-        wy = _ramp(hr.shape[0], (y0 - py0) * scale, (py1 - y1) * scale)
-        wx = _ramp(hr.shape[1], (x0 - px0) * scale, (px1 - x1) * scale)
+            out = xp.zeros((h * scale, w * scale) + hr.shape[2:], xp.float32)
+            weight = xp.zeros((h * scale, w * scale), xp.float32)
+        wy = _ramp_on(xp, hr.shape[0], (y0 - py0) * scale, (py1 - y1) * scale)
+        wx = _ramp_on(xp, hr.shape[1], (x0 - px0) * scale, (px1 - x1) * scale)
         wgt = wy[:, None] * wx[None, :]
         region = (slice(py0 * scale, py1 * scale), slice(px0 * scale, px1 * scale))
         out[region] += hr * (wgt[..., None] if hr.ndim == 3 else wgt)
         weight[region] += wgt
     out /= weight[..., None] if out.ndim == 3 else weight
-    return out
+    return to_numpy(out)
+
+
+def _ramp_on(xp, n_hr, lo_pad, hi_pad):
+    """:func:`_ramp` on ``xp`` (a device copy kept per size)."""
+    return device_constant(("video-ramp", n_hr, lo_pad, hi_pad),
+                           lambda: _ramp(n_hr, lo_pad, hi_pad), xp)
 
 
 class FrameFailure:
@@ -304,10 +489,19 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
     ``todo(index)`` rejects, and a :class:`FrameFailure` for a frame that could not be
     read or reconstructed. An unreadable frame is left out of the windows that hold it
     (they are reconstructed from the rest, the flows linking its neighbours directly).
-    Holds only the LR frames of the current window."""
+    Holds only the LR frames of the current window.
+
+    With ``backend="cupy"`` in ``kwargs`` the window lives on the device: each LR frame
+    is uploaded once when it is read and its luma computed there, the pair flows, their
+    composition, the noise estimate, the codec model and the tiles stay there, and each
+    HR frame comes to the host once. ``registration`` None: the default for the
+    backend (:func:`mfsr.pipeline.default_registration`: ``"gpu"`` on the device)."""
     before = (window - 1) // 2
     after = window - 1 - before
-    pairs = _PairMotion(registration)
+    xp = resolve_backend("cupy") if kwargs.get("backend") == "cupy" else np
+    if registration is None:
+        registration = default_registration(xp)
+    pairs = _PairMotion(registration, xp=xp)
     frames, luma, unreadable = {}, {}, {}
     c = start
     while end is None or c < end:
@@ -326,6 +520,8 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
                 if f is None:
                     break
                 if f is not False:
+                    if xp is not np:        # uploaded once, where the window lives
+                        f = xp.asarray(f)
                     frames[k], luma[k] = f, luma_of(f)
             last = k
         if last is None or last < c:      # past the end of the video
@@ -356,11 +552,12 @@ def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, regis
 
 def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, overlap,
                         kwargs, stats):
-    stack = np.stack([frames[k] for k in indices])
+    xp = get_array_module(frames[indices[ref]])
+    stack = xp.stack([frames[k] for k in indices])
     motion = pairs.motion(indices, ref, luma)
     opts = dict(kwargs)
     if opts.get("noise") is None:
-        opts["noise"] = estimate_noise(np.stack([luma[k] for k in indices]))
+        opts["noise"] = estimate_noise(xp.stack([luma[k] for k in indices]))
     # one codec model per window, shared by its tiles like the noise level
     opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
     tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
@@ -378,7 +575,8 @@ def _check_options(scale, window, start, end, max_memory, registration, overlap)
         end = check_int(end, "end", minimum=start + 1)
     if max_memory is not None:
         max_memory = check_int(max_memory, "max_memory", minimum=1)
-    check_choice(registration, "registration", REGISTRATION_METHODS)
+    if registration is not None:
+        check_choice(registration, "registration", REGISTRATION_METHODS)
     overlap = check_int(overlap, "overlap", minimum=0)
     return scale, window, start, end, max_memory, overlap
 
@@ -392,7 +590,7 @@ def _open(source):
 
 
 def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=None,
-                      registration="dis", start=0, end=None, max_memory=DEFAULT_MAX_MEMORY,
+                      registration=None, start=0, end=None, max_memory=DEFAULT_MAX_MEMORY,
                       overlap=TILE_OVERLAP, backend="auto", **kwargs):
     """Super-resolve every frame of a video with a sliding temporal window.
 
@@ -407,9 +605,15 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
         window is cut (shorter, asymmetric), never padded with copies.
     method, degradation, backend
         As in :func:`mfsr.reconstruct`.
-    registration : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}
+    registration : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}, optional
         Estimator of the pairwise flows between consecutive LR frames (forward and
-        backward, each pair once); window motions are composed from them.
+        backward, each pair once); window motions are composed from them. Default
+        :func:`mfsr.pipeline.default_registration` of the backend: ``"dis"`` (OpenCV,
+        host) on NumPy, ``"gpu"`` with ``backend="cupy"``, where the job keeps its
+        window on the device (frames uploaded once each, luma, pair flows, their
+        composition, noise and codec estimates and tiles computed there; each HR frame
+        comes to the host once). Host estimators still work on the device, on host
+        copies of the lumas.
     start, end : int
         Output frames ``start .. end - 1`` (default: to the end). Windows still use the
         frames outside this range, so a frame's result does not depend on them.

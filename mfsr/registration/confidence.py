@@ -16,6 +16,8 @@ def sample(field, flow):
     if xp is not np:  # device arrays stay on the device
         gy, gx = xp.meshgrid(xp.arange(h, dtype=xp.float32), xp.arange(w, dtype=xp.float32),
                              indexing="ij")
+        if field.ndim == 2:  # one channel: (h, w) in, (h, w) out, as cv2.remap
+            return bilinear_sample(field[None], gy + flow[..., 1], gx + flow[..., 0])[0]
         return xp.moveaxis(bilinear_sample(xp.moveaxis(field, -1, 0), gy + flow[..., 1],
                                            gx + flow[..., 0]), 0, -1)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
