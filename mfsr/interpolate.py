@@ -10,12 +10,50 @@ from .backend import get_array_module, to_device, to_numpy
 
 _INTERP = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR,
            "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
-# cv2.remap quantises float map coordinates to 1/32 pixel (INTER_BITS = 5) for Lanczos,
-# and in OpenCV 4 for bilinear and bicubic too; OpenCV 5 interpolates those two at the
-# exact float32 coordinate. The device path follows the installed OpenCV, so that NumPy
-# and CuPy images give the same result on one machine.
-_TAB_SIZE = 32
-_EXACT = ("bilinear", "bicubic") if int(cv2.__version__.split(".")[0]) >= 5 else ()
+REMAP_STEPS = 32  # cv2.remap's sub-pixel steps (1 << INTER_BITS)
+
+
+def _probe_remap_rounds(interpolation, channels):
+    """One remap on a ramp: at column 3.01 a rounded coordinate reads exactly 3."""
+    ramp = np.tile(np.arange(8, dtype=np.float32), (8, 1))
+    image = np.dstack([ramp] * channels) if channels > 1 else ramp
+    x, y = np.full((1, 1), 3.01, np.float32), np.full((1, 1), 3.0, np.float32)
+    out = cv2.remap(image, x, y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return float(np.reshape(out, -1)[0]) == 3.0
+
+
+# probed at import (12 remaps of an 8x8 image), so that device runs, which must not call
+# OpenCV, find the answer ready
+_REMAP_ROUNDS = {(flag, c): _probe_remap_rounds(flag, c) for name, flag in _INTERP.items()
+                 if name != "nearest" for c in (1, 2, 3, 4)}
+
+
+def remap_rounds(interpolation, channels=1):
+    """Whether ``cv2.remap`` quantises float32 map coordinates to 1/32 pixel
+    (``INTER_BITS``) for float32 images of ``channels`` channels.
+
+    OpenCV's own remap does; the IPP code that x86-64 wheels take for some cases (here:
+    bilinear on 1 and 3 channels, bicubic on any, not bilinear on 2 channels nor
+    Lanczos) interpolates at the exact coordinate. Probed on this machine's OpenCV, so
+    that the device paths, which cannot call OpenCV, reproduce what the host path
+    computes.
+
+    Parameters
+    ----------
+    interpolation : int
+        An OpenCV interpolation flag (``cv2.INTER_LINEAR``, ``cv2.INTER_CUBIC``,
+        ``cv2.INTER_LANCZOS4``).
+    channels : int
+        Channels of the image remapped (1 to 4).
+
+    Returns
+    -------
+    bool
+    """
+    key = (interpolation, channels)
+    if key not in _REMAP_ROUNDS:
+        _REMAP_ROUNDS[key] = _probe_remap_rounds(interpolation, channels)
+    return _REMAP_ROUNDS[key]
 
 
 def upsample(image, scale, phase=None, method="bicubic"):
@@ -107,7 +145,7 @@ def _coefficients(method, x):
     return -3, out * (one / total)[:, None]
 
 
-def _interpolation_matrix(n, scale, phase, method):
+def _interpolation_matrix(n, scale, phase, method, channels):
     """``(scale * n, n)`` float32 matrix ``M``: ``M @ v`` is ``cv2.remap`` of the 1-D
     signal ``v`` at :func:`_axis_map`'s coordinates (quantised as OpenCV does, border
     replicated)."""
@@ -115,13 +153,13 @@ def _interpolation_matrix(n, scale, phase, method):
     if method == "nearest":  # nearest rounds the coordinate itself
         first = np.rint(m).astype(np.int64)
         offset, w = _coefficients(method, m)
-    elif method in _EXACT:
+    elif not remap_rounds(_INTERP[method], channels):
         first = np.floor(m).astype(np.int64)
         offset, w = _coefficients(method, (m - first).astype(np.float32))
     else:
-        q = np.rint(m * np.float32(_TAB_SIZE)).astype(np.int64)  # cvRound, half to even
+        q = np.rint(m * np.float32(REMAP_STEPS)).astype(np.int64)  # cvRound, half to even
         first = q >> 5  # floor division by 32
-        offset, w = _coefficients(method, ((q & (_TAB_SIZE - 1)) / np.float32(_TAB_SIZE)))
+        offset, w = _coefficients(method, ((q & (REMAP_STEPS - 1)) / np.float32(REMAP_STEPS)))
     rows = np.repeat(np.arange(len(m)), w.shape[1])
     cols = np.clip(first[:, None] + offset + np.arange(w.shape[1]), 0, n - 1).ravel()
     out = np.zeros((len(m), n), np.float32)
@@ -135,9 +173,13 @@ def _upsample_xp(image, scale, phase, method):
     xp = get_array_module(image)
     img = image.astype(xp.float32, copy=False)
     h, w = img.shape[:2]
-    key = ("upsample", scale, float(phase), method)
-    my = device_constant(key + (h,), lambda: _interpolation_matrix(h, scale, phase, method), xp)
-    mx = device_constant(key + (w,), lambda: _interpolation_matrix(w, scale, phase, method), xp)
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    key = ("upsample", scale, float(phase), method, channels)
+
+    def matrix(n):
+        return _interpolation_matrix(n, scale, phase, method, channels)
+    my = device_constant(key + (h,), lambda: matrix(h), xp)
+    mx = device_constant(key + (w,), lambda: matrix(w), xp)
     if img.ndim == 2:
         return (my @ img) @ mx.T
     c = img.shape[2]

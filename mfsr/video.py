@@ -24,7 +24,9 @@ from ._validation import check_choice, check_int
 from .backend import get_array_module, resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr
 from .degradation import estimate_noise
+from .interpolate import REMAP_STEPS, remap_rounds
 from .io import FrameSource
+from .kernels.geometry import bilinear_sample
 from .motion import Motion
 from .pipeline import codec_model, default_registration, reconstruct
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
@@ -144,8 +146,6 @@ def compose_flows(pair_flows, pair_confidence=None):
     return flow, conf
 
 
-_REMAP_STEPS = 32.0    # cv2.remap's sub-pixel steps (1 << INTER_BITS)
-
 # On the device a link of a chain is one "field" (3, h, w): dx, dy and confidence, so
 # that a composition step is one bilinear sampling of all three.
 
@@ -167,29 +167,6 @@ def _identity_field(h, w, xp):
         [np.zeros((2, h, w), np.float32), np.ones((1, h, w), np.float32)]), xp)
 
 
-def _bilinear(images, cy, cx, xp):
-    """Sample a batch of images ``(N, C, h, w)`` bilinearly at ``(cy, cx)`` (each
-    broadcastable to ``(N, C, h, w)``: per image, or ``(N, 1, h, w)`` shared by its
-    channels), coordinates clamped to the border; a few dozen array operations for the
-    whole batch."""
-    n, c, h, w = images.shape
-    cy = xp.clip(cy, 0, h - 1)
-    cx = xp.clip(cx, 0, w - 1)
-    y0 = xp.minimum(xp.floor(cy), max(h - 2, 0))
-    x0 = xp.minimum(xp.floor(cx), max(w - 2, 0))
-    fy, fx = cy - y0, cx - x0
-    first = device_constant(("video-image-offsets", n, c, h, w), lambda: (
-        np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1), xp)
-    i = (y0 * w + x0).astype(xp.int64) + first
-    flat = images.reshape(-1)
-    dx, dy = (1 if w > 1 else 0), (w if h > 1 else 0)
-    top, right = flat[i], flat[i + dx]
-    low, corner = flat[i + dy], flat[i + (dy + dx)]
-    top = top + fx * (right - top)
-    low = low + fx * (corner - low)
-    return top + fy * (low - top)
-
-
 def _compose_chains(chains, xp):
     """:func:`compose_flows` of chains of fields (each nearest to frame 0 first) on
     ``xp``: the chains step together from their far ends, one batched bilinear sampling
@@ -199,7 +176,7 @@ def _compose_chains(chains, xp):
     It samples as the host path's ``cv2.remap`` does, so that the device job composes
     what the NumPy job composes: OpenCV's own remap rounds float maps to 1/32 px
     (``INTER_BITS`` = 5, half to even); the IPP remap that x86-64 wheels use for 1-, 3-
-    and 4-channel images does not (:data:`_REMAP_ROUNDS`, probed at import). Without
+    and 4-channel images does not (:func:`mfsr.interpolate.remap_rounds`). Without
     the rounding the composed flows differ from the host's by up to 4e-3 px where the
     flow varies fastest."""
     fields = [chain[-1] for chain in chains]
@@ -211,36 +188,24 @@ def _compose_chains(chains, xp):
         grid = _grid(h, w, xp)
         cy = (grid[0] + link[:, 1])[:, None]
         cx = (grid[1] + link[:, 0])[:, None]
+        # the host samples the flows (2 channels) and the confidence (1) by cv2.remap
+        flow_rounds, conf_rounds = (remap_rounds(cv2.INTER_LINEAR, c) for c in (2, 1))
         at = {}
-        for rounds in {_REMAP_ROUNDS[1], _REMAP_ROUNDS[2]}:
-            at[rounds] = (xp.rint(cy * _REMAP_STEPS) / _REMAP_STEPS,
-                          xp.rint(cx * _REMAP_STEPS) / _REMAP_STEPS) if rounds else (cy, cx)
+        for rounds in {flow_rounds, conf_rounds}:
+            at[rounds] = (xp.rint(cy * REMAP_STEPS) / REMAP_STEPS,
+                          xp.rint(cx * REMAP_STEPS) / REMAP_STEPS) if rounds else (cy, cx)
         if len(at) == 1:                 # flows and confidence at the same points
             y, x = at.popitem()[1]
         else:                            # channels dx, dy as the flows, 2 as confidence
-            flow, conf = at[_REMAP_ROUNDS[2]], at[_REMAP_ROUNDS[1]]
+            flow, conf = at[flow_rounds], at[conf_rounds]
             y = xp.concatenate([flow[0], flow[0], conf[0]], axis=1)
             x = xp.concatenate([flow[1], flow[1], conf[1]], axis=1)
-        moved = _bilinear(far, y, x, xp)
+        moved = bilinear_sample(far, y, x)
         moved = xp.concatenate([link[:, :2] + moved[:, :2], link[:, 2:] * moved[:, 2:]],
                                axis=1)
         for j, k in enumerate(active):
             fields[k] = moved[j]
     return fields
-
-
-def _remap_rounds(channels):
-    """Whether ``cv2.remap`` (``INTER_LINEAR``, float32 maps) rounds the coordinates to
-    1/32 px for float32 images of ``channels`` channels."""
-    image = np.dstack([np.arange(4, dtype=np.float32).reshape(2, 2)] * channels)
-    x, y = np.full((1, 1), 0.01, np.float32), np.zeros((1, 1), np.float32)
-    value = float(np.reshape(cv2.remap(image, x, y, cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_REPLICATE), -1)[0])
-    return value == 0.0
-
-
-#: ``{channels: rounds}`` for the confidence (1) and the flows (2) of the host path.
-_REMAP_ROUNDS = {1: _remap_rounds(1), 2: _remap_rounds(2)}
 
 
 class _PairMotion:

@@ -1,7 +1,9 @@
 """Geometry of the warps, shared by every kernel set: from LR flows to bilinear tables.
 
 Plain ``xp`` code, run once per operator (not per iteration): upsampling an LR flow to
-the HR grid, and the bilinear sampling tables of the backward warp by an HR flow. The
+the HR grid, the bilinear sampling tables of the backward warp by an HR flow, and
+bilinear sampling of image stacks at arbitrary points (:func:`bilinear_sample`: the
+device flow's warps, the video job's flow composition, the merge's robustness). The
 Numba kernels recompute the same quantities on the fly, row by row, with the same
 float32 operations in the same order.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._device_cache import device_constant
 from ..backend import get_array_module
 
 
@@ -76,3 +79,53 @@ def bilinear_tables(flow_hr, out=None):
     wx[...] = (cx - j0).ravel()
     index[...] = (i0.astype(xp.int64) * W + j0.astype(xp.int64)).ravel()
     return index, wy, wx
+
+
+def bilinear_sample(stack, cy, cx):
+    """Sample images bilinearly at ``(cy, cx)``, coordinates clamped to the border.
+
+    Parameters
+    ----------
+    stack : array, shape (C, h, w) or (N, C, h, w)
+        Images; a batch ``(N, C, h, w)`` may be sampled at other positions per image.
+    cy, cx : array
+        Row and column coordinates (float) in pixels of ``stack``: shape ``(H, W)`` for
+        a ``(C, h, w)`` stack (the same positions for every image); for a batch,
+        broadcastable to ``(N, C, H, W)`` (``(N, 1, H, W)``: per image, shared by its
+        channels).
+
+    Returns
+    -------
+    array, shape (C, H, W) or (N, C, H, W), dtype of ``stack``
+    """
+    xp = get_array_module(stack, cy)
+    h, w = stack.shape[-2:]
+    cy = xp.clip(cy, 0, h - 1)
+    cx = xp.clip(cx, 0, w - 1)
+    y0 = xp.minimum(xp.floor(cy), max(h - 2, 0))
+    x0 = xp.minimum(xp.floor(cx), max(w - 2, 0))
+    fy = (cy - y0).astype(stack.dtype, copy=False)
+    fx = (cx - x0).astype(stack.dtype, copy=False)
+    dx = 1 if w > 1 else 0
+    dy = w if h > 1 else 0
+    i = y0.astype(xp.int64) * w + x0.astype(xp.int64)
+    if stack.ndim == 3:  # one index set for all images
+        c = stack.shape[0]
+        i, fx, fy = i.ravel(), fx.ravel(), fy.ravel()
+        flat = stack.reshape(c, h * w)
+
+        def at(j):
+            return flat[:, j]
+    else:  # an index per image (and channel): offsets into the flattened batch
+        n, c = stack.shape[:2]
+        i = i + device_constant(("bilinear-offsets", n, c, h * w), lambda: (
+            np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1), xp)
+        flat = stack.reshape(-1)
+
+        def at(j):
+            return flat[j]
+    top, right, low, corner = at(i), at(i + dx), at(i + dy), at(i + (dy + dx))
+    top = top + fx * (right - top)
+    low = low + fx * (corner - low)
+    out = top + fy * (low - top)
+    return out.reshape((c,) + cy.shape) if stack.ndim == 3 else out

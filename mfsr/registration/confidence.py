@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import kernels_for
-from .gpu_flow import bilinear_sample
+from ..kernels.geometry import bilinear_sample
 
 
 def sample(field, flow):

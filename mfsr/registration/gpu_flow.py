@@ -20,38 +20,8 @@ import math
 from .._validation import check_array, check_float, check_int
 from ..backend import get_array_module
 from ..kernels import kernels_for
+from ..kernels.geometry import bilinear_sample  # noqa: F401 - also public here
 from ..kernels.reference import LK_MAX_MEDIAN
-
-
-def bilinear_sample(stack, cy, cx):
-    """Sample images bilinearly at ``(cy, cx)``, coordinates clamped to the border.
-
-    Parameters
-    ----------
-    stack : array, shape (C, h, w)
-        Images sampled at the same positions.
-    cy, cx : array, shape (H, W)
-        Row and column coordinates (float) in pixels of ``stack``.
-
-    Returns
-    -------
-    array, shape (C, H, W), dtype of ``stack``
-    """
-    xp = get_array_module(stack, cy)
-    c, h, w = stack.shape
-    cy = xp.clip(cy, 0, h - 1)
-    cx = xp.clip(cx, 0, w - 1)
-    y0 = xp.minimum(xp.floor(cy), max(h - 2, 0))
-    x0 = xp.minimum(xp.floor(cx), max(w - 2, 0))
-    fy = (cy - y0).astype(stack.dtype)
-    fx = (cx - x0).astype(stack.dtype)
-    i = (y0.astype(xp.int64) * w + x0.astype(xp.int64)).ravel()
-    flat = stack.reshape(c, h * w)
-    dx = 1 if w > 1 else 0
-    dy = w if h > 1 else 0
-    top = flat[:, i] + fx.ravel() * (flat[:, i + dx] - flat[:, i])
-    bot = flat[:, i + dy] + fx.ravel() * (flat[:, i + dy + dx] - flat[:, i + dy])
-    return (top + fy.ravel() * (bot - top)).reshape((c,) + cy.shape)
 
 
 def _levels(shape, levels, min_size):

@@ -22,7 +22,7 @@ from .._validation import check_array, check_choice, check_float, check_int
 from ..backend import get_array_module
 from ..degradation.system import SystemOperator
 from ..kernels import kernels_for
-from ..kernels.geometry import flow_axis_weights
+from ..kernels.geometry import bilinear_sample, flow_axis_weights
 from .history import History
 
 # Defaults tuned on simulated 8-frame raw bursts at x1 and x2 (k_detail on astronaut, where
@@ -414,21 +414,6 @@ def _upsample_lr_map(m, scale, phase, xp):
 
 # ------------------------------------------------------------------------ robustness
 
-def _bilinear(img, x, y, xp):
-    """Sample ``img`` (h, w, n) at float positions ``x``, ``y`` (any shape), clamped."""
-    h, w = img.shape[:2]
-    cx = xp.clip(x, 0, w - 1)
-    cy = xp.clip(y, 0, h - 1)
-    j0 = xp.minimum(xp.floor(cx).astype(xp.int64), max(w - 2, 0))
-    i0 = xp.minimum(xp.floor(cy).astype(xp.int64), max(h - 2, 0))
-    j1, i1 = xp.minimum(j0 + 1, w - 1), xp.minimum(i0 + 1, h - 1)
-    a = (cx - j0)[..., None].astype(img.dtype)
-    b = (cy - i0)[..., None].astype(img.dtype)
-    top = img[i0, j0] * (1 - a) + img[i0, j1] * a
-    bot = img[i1, j0] * (1 - a) + img[i1, j1] * a
-    return top * (1 - b) + bot * b
-
-
 def _min_filter(x, size, xp):
     """Minimum over a ``size x size`` window on the last two axes (edges replicated)."""
     r = size // 2
@@ -511,7 +496,7 @@ def robustness_map(values, flows, masks, noise, reference=0, gain=ROBUSTNESS_GAI
     mean_ref = mean[reference]
     var_ref = xp.maximum(m2[0] - mean_ref * mean_ref, 0)
     C = mean_ref.shape[-1]
-    stats = xp.concatenate([mean_ref, var_ref, var_factor], axis=-1)
+    stats_planes = xp.moveaxis(xp.concatenate([mean_ref, var_ref, var_factor], axis=-1), -1, 0)
     hb, wb = mean_ref.shape[:2]
     fb = _block_sum(flows.astype(xp.float32), xp) * 0.25       # block-mean flow
     yy, xx = xp.meshgrid(xp.arange(hb, dtype=xp.float32), xp.arange(wb, dtype=xp.float32),
@@ -522,7 +507,8 @@ def robustness_map(values, flows, masks, noise, reference=0, gain=ROBUSTNESS_GAI
         if k == reference:
             continue
         # block centre 2 b + 0.5 (LR px) moves by the flow; back to block coordinates
-        at = _bilinear(stats, xx + 0.5 * fb[k, ..., 0], yy + 0.5 * fb[k, ..., 1], xp)
+        at = xp.moveaxis(bilinear_sample(stats_planes, yy + 0.5 * fb[k, ..., 1],
+                                         xx + 0.5 * fb[k, ..., 0]), 0, -1)
         mu, var, vf = at[..., :C], at[..., C:2 * C], at[..., 2 * C:]
         sigma2 = n2 * (var_factor + vf) + tol2 * var
         d2 = xp.max((mean[k] - mu) ** 2 / xp.maximum(sigma2, 1e-12), axis=-1)
