@@ -5,6 +5,7 @@ from .noise import (GaussianNoise, PoissonGaussianNoise, estimate_noise, estimat
                     make_noise)
 from .presets import DEGRADATIONS, degradation_model
 from .psf import PSF, BicubicPSF, BoxPSF, GaussianPSF, KernelPSF, make_psf
+from .resize import imresize
 from .sampling import BlurDecimate
 from .simulate import Simulation, simulate, simulate_sequence
 from .system import CFASystemOperator, SystemOperator
@@ -13,7 +14,7 @@ from .warp import Warp, upsample_flow
 __all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf",
            "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "CFASystemOperator", "GaussianNoise",
            "PoissonGaussianNoise", "make_noise", "estimate_noise", "estimate_noise_model", "DEGRADATIONS",
-           "degradation_model", "simulate", "simulate_sequence", "Simulation"]
+           "degradation_model", "imresize", "simulate", "simulate_sequence", "Simulation"]
 __all__ += ["CFA_PATTERNS", "cfa_masks", "mosaic", "mosaic_adjoint", "raw_to_float",
             "half_size_grey", "flow_to_cfa_grid", "affine_to_cfa_grid", "RawBurst",
             "simulate_burst"]

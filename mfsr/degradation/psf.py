@@ -33,7 +33,8 @@ class PSF:
 
 def _normalised(w, first):
     w = np.asarray(w, dtype=np.float64)
-    nz = np.nonzero(w > 1e-12 * w.max())[0]
+    # trim by magnitude: a kernel's negative lobes (bicubic's) are part of it
+    nz = np.nonzero(np.abs(w) > 1e-12 * np.abs(w).max())[0]
     w = w[nz[0]: nz[-1] + 1]
     return w / w.sum(), first + int(nz[0])
 
