@@ -4,9 +4,9 @@ The standard BI data sets (and the plain-bicubic rows of SR papers) were made wi
 MATLAB's ``imresize(x, scale, 'bicubic')``, which differs from OpenCV's and PIL's
 bicubic: for a downscale it stretches Keys' cubic (a = -0.5) by ``1/scale``
 (antialiasing), output pixel ``j`` (0-based) sits on input coordinate
-``(j + 0.5) / scale - 0.5``, weights are normalised per output pixel, the border is
-mirrored symmetrically (``... 2 1 1 2 ...``), and the rows are resized before the
-columns. An integer image stays integer after each pass (MATLAB's ``imresizemex``
+``(j + 0.5) / scale - 0.5``, weights are normalised per output pixel, out-of-range taps are clamped to the edge
+sample (MATLAB's ``contributions``: "Clamp out-of-range indices; has the effect of
+replicating end-points"), and the rows are resized before the columns. An integer image stays integer after each pass (MATLAB's ``imresizemex``
 rounds half away from zero and saturates), so ``uint8`` in gives the exact ``uint8``
 MATLAB writes; a float image is resized in float64.
 """
@@ -45,7 +45,8 @@ def imresize_weights(in_length, out_length, scale, antialiasing=True):
     weights : ndarray, shape (out_length, P), float64
         Rows sum to 1.
     indices : ndarray, shape (out_length, P), int
-        0-based input indices, mirrored into ``[0, in_length)``.
+        0-based input indices, clamped into ``[0, in_length)`` (the edge sample is
+        replicated).
     """
     if scale < 1 and antialiasing:
         def kernel(x):
@@ -60,8 +61,9 @@ def imresize_weights(in_length, out_length, scale, antialiasing=True):
     indices = left[:, None] + np.arange(taps)[None, :]
     weights = kernel(u[:, None] - indices)
     weights /= weights.sum(axis=1, keepdims=True)
-    mirror = np.concatenate([np.arange(in_length), np.arange(in_length - 1, -1, -1)])
-    indices = mirror[np.mod(indices.astype(np.int64) - 1, 2 * in_length)]
+    # replicate, not mirror: MATLAB's own LR images (SelfExSR's Set5/Set14) match this
+    # to 0 grey levels, and differ by up to 10 on the border with a symmetric extension
+    indices = np.clip(indices.astype(np.int64) - 1, 0, in_length - 1)
     keep = np.any(weights != 0, axis=0)
     return weights[:, keep], indices[:, keep]
 
