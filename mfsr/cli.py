@@ -13,6 +13,11 @@ EXAMPLES = {
     "simulate": "example:\n  mfsr simulate gt_frames/ lr_frames/ --scale 4 --preset BD "
                 "--noise 0.0196",
     "eval": "example:\n  mfsr eval gt_frames/ hr_frames/ --crop 4",
+    "bench": "example:\n  mfsr bench Vid4/ --protocol BD --methods bicubic,bicubic-grid,irls "
+             "--out vid4_bd.json\n"
+             "  mfsr bench REDS/ --protocol BI --channel rgb --frames every:10\n"
+             "  mfsr bench Vid4/ --protocol BI --methods bicubic,lapsrn,vdsr --weights "
+             "~/mfsr-weights",
 }
 
 
@@ -208,6 +213,11 @@ def _eval(args):
     return 0
 
 
+def _bench(args):
+    from .bench.cli import run
+    return run(args)
+
+
 def _demo(args):
     from .demo import run_demo
     run_demo(args.out)
@@ -347,6 +357,15 @@ def build_parser():
     ev.add_argument("--every", type=int, default=1,
                     help="use every N-th frame pair (default 1: all)")
     ev.set_defaults(func=_eval)
+
+    from .bench.cli import add_parser as add_bench
+    add_bench(_add(sub, "bench", "score methods on a standard VSR test set",
+                   "Run baselines, mfsr methods and deep networks on a standard video SR "
+                   "test set (Vid4, REDS4, SPMCS, UDM10, Vimeo-90K; layout detected) under "
+                   "a published protocol, and print a Markdown table per clip and mean "
+                   "with seconds per frame, beside the published rows of that protocol. "
+                   "Outputs are cached per method and frame (--cache): a killed run "
+                   "continues where it stopped."), _bench)
 
     demo = _add(sub, "demo", "simulate a moving LR stack, reconstruct it, compare",
                 "Simulate 7 moving, blurred, noisy LR frames from an image shipped with "
