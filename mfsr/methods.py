@@ -25,6 +25,9 @@ SIGMA_FLOOR = 0.007
 # lambda = IRLS_GAIN * K * max(sigma, IRLS_SIGMA_FLOOR)**2.
 IRLS_GAIN = 22.0
 IRLS_SIGMA_FLOOR = 0.004
+# Width (LR px) of the smooth per-frame photometric offsets IRLS fits beside the image
+# (mfsr.degradation.offsets); None turns them off.
+IRLS_OFFSETS = 2.0
 
 
 def prior_weight(sigma, n_frames, prior="huber"):
@@ -168,12 +171,19 @@ def _map(options, problem):
         options.iterations)
 
 
+def _offsets(problem):
+    """IRLS's photometric offsets for a stack of several frames (none for one)."""
+    if IRLS_OFFSETS is None or problem.operator.n_frames < 2:
+        return {}
+    return {"offsets": IRLS_OFFSETS, "reference": problem.reference}
+
+
 @method("irls", iterations=5)
 def _irls(options, problem):
     weight = irls_weight(problem.sigma, problem.n_effective) if options.weight is None \
         else options.weight
     return lambda y: solvers.irls(problem.operator, y, problem.init(y), weight,
-                                  outer=options.iterations)
+                                  outer=options.iterations, **_offsets(problem))
 
 
 @method("cg", iterations=30, prior="tikhonov", uses="prior")
@@ -213,7 +223,7 @@ def _pnp(options, problem):
 
     def pnp(y):  # plug-and-play refines the default method's result
         start = solvers.irls(problem.operator, y, problem.init(y), start_weight,
-                             outer=METHODS["irls"].iterations)
+                             outer=METHODS["irls"].iterations, **_offsets(problem))
         return start if no_prior else solvers.pnp_admm(problem.operator, y, start[0],
                                                        denoiser, **params)
     return pnp

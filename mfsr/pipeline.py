@@ -23,12 +23,14 @@ from .methods import (DEFAULT_ITERATIONS, IRLS_GAIN, IRLS_SIGMA_FLOOR, Problem, 
                       prior_weight, resolve_method)
 from .methods import METHODS as _METHODS
 from .motion import Motion
-from .registration import REGISTRATION_METHODS, register
+from .registration import ESTIMATORS, REGISTRATION_METHODS, register
+from .registration.refine import refine_motion
 from .registration.confidence import photometric_confidence
 
 METHODS = tuple(_METHODS)
 COLOR_MODES = ("luma", "rgb")
 INIT_MODES = ("reference", "kernel")
+REFINE = 0  # passes of motion refinement on the estimate (reconstruct's default)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Options:
     cfa: str | None = None
     black_level: object = None
     white_level: object = None
+    refine: int = 0
 
 
 def solve_options(method, prior, weight, data_term, iterations):
@@ -72,8 +75,9 @@ def solve_options(method, prior, weight, data_term, iterations):
 
 def _check_options(scale, method, reference, motion, degradation, psf, phase, noise,
                    iterations, channel_axis, prior, weight, data_term, registration, color,
-                   codec, picture_types, init, cfa, black_level, white_level):
+                   codec, picture_types, init, cfa, black_level, white_level, refine=0):
     scale = check_int(scale, "scale", minimum=1)
+    refine = check_int(refine, "refine", minimum=0)
     solve = solve_options(method, prior, weight, data_term, iterations)
     check_choice(color, "color", COLOR_MODES)
     if registration is not None:
@@ -93,7 +97,7 @@ def _check_options(scale, method, reference, motion, degradation, psf, phase, no
         raise ValueError("black_level and white_level apply only to raw mosaics (cfa=...)")
     return Options(scale, solve, reference, motion, None if estimate else psf, phase, estimate,
                    noise, channel_axis, registration, color, codec, picture_types, init, cfa,
-                   black_level, white_level)
+                   black_level, white_level, refine)
 
 
 def _check_frames(frames, channel_axis):
@@ -118,7 +122,8 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term=None, registration=None,
                 color="luma", codec="auto", picture_types=None, init="reference", cfa=None,
-                black_level=None, white_level=None, backend="auto", return_history=False):
+                black_level=None, white_level=None, refine=REFINE, backend="auto",
+                return_history=False):
     """Reconstruct one HR image from a stack of LR frames.
 
     Parameters
@@ -216,6 +221,12 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         Raw levels of integer mosaics (one value or one per 2x2 site in pattern order);
         default 0 and the dtype's maximum. Float mosaics are taken as already scaled to
         [0, 1] unless levels are given.
+    refine : int
+        Passes of motion refinement on the estimate (default 0: off): each
+        frame is registered again against what the reconstruction predicts it shows
+        (:func:`mfsr.registration.refine.refine_motion`, the same estimator as
+        ``registration``), then the image is solved again with that motion. Costs one
+        more solve per pass. Not applied to a ``motion`` given by the caller.
     picture_types : sequence of str, optional
         Picture type of each frame (``"I"``, ``"P"``, ``"B"``) as the decoder reports
         it (:func:`mfsr.degradation.compression.decode_video`).
@@ -245,7 +256,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     options = _check_options(scale, method, reference, motion, degradation, psf, phase,
                              noise, iterations, channel_axis, prior, weight, data_term,
                              registration, color, codec, picture_types, init, cfa,
-                             black_level, white_level)
+                             black_level, white_level, refine)
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
         if options.cfa is not None:
             from .demosaic import reconstruct_mosaics
@@ -299,51 +310,71 @@ def _reconstruct(frames, options, xp):
     ycc = rgb_to_ycbcr(frames) if colour else None
     luma = ycc[..., 0] if colour else frames[..., 0] if frames.ndim == 4 else frames
 
-    motion = estimate_motion(options, luma, ref, xp)
+    registered = estimate_motion(options, luma, ref, xp)
     sigma = estimate_noise(luma) if options.noise is None else options.noise
     codec = codec_model(frames, options.codec, options.picture_types)
-    motion, sigma, k_effective = _apply_codec_model(codec, motion, luma, sigma)
+    sigma = max(sigma, codec.sigma) if codec.degraded else sigma
     psf = options.psf
     if options.estimate_psf:
         from .calibration import estimate_psf
-        psf = GaussianPSF(estimate_psf(to_numpy(luma), options.scale, motion.to(np),
+        psf = GaussianPSF(estimate_psf(to_numpy(luma), options.scale, registered.to(np),
                                        options.phase, noise=sigma)[0])
-    operator = SystemOperator(motion, options.scale, psf, options.phase)
-    problem = Problem(operator, ref, sigma, k_effective,
-                      initializer(options.init, operator, ref, sigma))
-    solve = _METHODS[options.solve.method].build(options.solve, problem)
+
+    def solve_all(registered):
+        motion, k_effective = data_motion(codec, registered, luma, sigma)
+        operator = SystemOperator(motion, options.scale, psf, options.phase)
+        problem = Problem(operator, ref, sigma, k_effective,
+                          initializer(options.init, operator, ref, sigma))
+        solve = _METHODS[options.solve.method].build(options.solve, problem)
+        if colour and options.color == "luma":
+            y_hr, hist = solve(luma)
+            return y_hr, hist, operator, motion
+        if frames.ndim == 4:
+            results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
+            hr = xp.stack([r[0] for r in results], axis=-1)
+            return hr, [r[1] for r in results], operator, motion
+        hr, hist = solve(frames)
+        return hr, hist, operator, motion
+
+    hr, hist, operator, motion = solve_all(registered)
+    # motion refined on the estimate: each frame registered against its prediction
+    for _ in range(options.refine if options.motion is None and frames.shape[0] > 1 else 0):
+        estimate = hr if hr.ndim == 2 else rgb_to_ycbcr(hr)[..., 0] if colour else hr[..., 0]
+        method = options.registration or default_registration(xp)
+        registered = refine_motion(luma, registered, operator.forward(estimate),
+                                   ESTIMATORS[method])
+        hr, hist, operator, motion = solve_all(registered)
 
     if colour and options.color == "luma":
-        y_hr, hist = solve(luma)
         chroma = _chroma(ycc, operator, codec, motion, ref, sigma, xp)
-        return ycbcr_to_rgb(xp.concatenate([y_hr[..., None], chroma], axis=-1)), hist
-    if frames.ndim == 4:
-        results = [solve(frames[..., c]) for c in range(frames.shape[-1])]
-        return xp.stack([r[0] for r in results], axis=-1), [r[1] for r in results]
-    return solve(frames)
+        return ycbcr_to_rgb(xp.concatenate([hr[..., None], chroma], axis=-1)), hist
+    return hr, hist
 
 
-def _apply_codec_model(codec, motion, luma, sigma):
-    """The motion (confidence), noise level and effective frame count a codec model
-    implies: ``(motion, sigma, k_effective)``; unchanged for frames that are not
-    codec-degraded."""
+def data_motion(codec, motion, luma, sigma):
+    """The motion the data term uses and the effective frame count: ``(motion,
+    k_effective)``.
+
+    The registration's confidence times, for a stack of several frames, the
+    photometric check (:func:`~mfsr.registration.confidence.photometric_confidence`:
+    each frame loses weight where it disagrees with the warped reference, so occluded,
+    non-rigid or misregistered areas fall back to the frames that agree, at worst the
+    reference alone) and, for codec-degraded frames, the codec model's frame weights.
+    For codec-degraded frames ``k_effective`` counts the frames (or areas) that take
+    part, so a window that fell back to its reference alone is regularised as one
+    frame, not K; clean frames count K."""
     k = motion.n_frames
-    if not codec.degraded:
-        return motion, sigma, float(k)
     xp = get_array_module(luma)
-    sigma = max(sigma, codec.sigma)
     confidence = motion.confidence
-    if not np.all(codec.frame_weights == 1.0):
+    if codec.degraded and not np.all(codec.frame_weights == 1.0):
         weights = xp.asarray(codec.frame_weights.astype(np.float32))
         confidence = confidence * weights[:, None, None]
-    if k > 1:  # frames that disagree with the reference where the flow failed lose weight
+    if k > 1:
         confidence = confidence * photometric_confidence(luma, motion, sigma)
     motion = Motion(motion.flows, confidence, motion.reference)
-    # the prior weight grows with the frames that take part: frames (or areas) the
-    # confidence turned off do not count, so a window that fell back to its reference
-    # alone is regularised as one frame, not K
-    k_effective = max(1.0, float(xp.sum(xp.mean(confidence, axis=(1, 2)))))
-    return motion, sigma, k_effective
+    if not codec.degraded:   # clean frames: all K count (and a device frame needs no sync)
+        return motion, float(k)
+    return motion, max(1.0, float(xp.sum(xp.mean(confidence, axis=(1, 2)))))
 
 
 def codec_model(frames, codec="auto", picture_types=None):

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import kernels_for
+from ..kernels.filters import separable_filter_device
 from ..kernels.geometry import bilinear_sample
 
 
@@ -61,6 +62,8 @@ def forward_backward_confidence(forward, backward, tolerance=0.5):
 def _local_mean(image, xp):
     """Separable 5-tap binomial smoothing ([1, 4, 6, 4, 1] / 16), edges replicated."""
     taps = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
+    if xp is not np:
+        return separable_filter_device(image, taps, "replicate")
     for axis in (-2, -1):
         pad = [(0, 0)] * image.ndim
         pad[axis] = (2, 2)
@@ -103,7 +106,7 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
     from .._validation import check_array
     from ..motion import Motion
 
-    frames = check_array(frames, "frames", ndim=3)
+    frames = check_array(frames, "frames", ndim=3, finite="host")
     if not isinstance(motion, Motion) or motion.n_frames != frames.shape[0] or \
             motion.lr_shape != tuple(frames.shape[1:]):
         raise ValueError(f"motion must be a Motion for the {frames.shape[0]} frames of "
@@ -114,12 +117,23 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
     mean = _local_mean(reference, xp)
     std = xp.sqrt(xp.maximum(_local_mean(reference * reference, xp) - mean * mean, 0.0))
     tolerance2 = (noise_factor * max(float(sigma), 1e-3)) ** 2 + (texture_factor * std) ** 2
-    out = xp.ones(frames.shape, np.float32)
-    for k in range(frames.shape[0]):
-        if k == ref:
-            continue
-        warped = sample(reference[..., None], motion.flows[k])
-        warped = warped[..., 0] if warped.ndim == 3 else warped  # cv2 drops one channel
-        d = _local_mean(frames[k] - warped, xp)
-        out[k] = xp.exp(-0.5 * d * d / tolerance2)
-    return out
+    if xp is np:
+        out = np.ones(frames.shape, np.float32)
+        for k in range(frames.shape[0]):
+            if k == ref:
+                continue
+            warped = sample(reference[..., None], motion.flows[k])
+            warped = warped[..., 0] if warped.ndim == 3 else warped  # cv2 drops one channel
+            d = _local_mean(frames[k] - warped, xp)
+            out[k] = xp.exp(-0.5 * d * d / tolerance2)
+        return out
+    # on a device all frames at once (the reference's own flow is zero: d = 0, weight 1)
+    h, w = reference.shape
+    gy, gx = xp.meshgrid(xp.arange(h, dtype=xp.float32), xp.arange(w, dtype=xp.float32),
+                         indexing="ij")
+    k = frames.shape[0]
+    warped = bilinear_sample(xp.broadcast_to(reference, (k, 1, h, w)),
+                             (gy + motion.flows[..., 1])[:, None],
+                             (gx + motion.flows[..., 0])[:, None])[:, 0]
+    d = _local_mean(frames - warped, xp)
+    return xp.exp(-0.5 * d * d / tolerance2).astype(xp.float32)

@@ -30,8 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
+from ..degradation.offsets import frame_offsets
 from ..kernels import kernels_for
-from ..kernels.reference import SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, _pair_slices
+from ..kernels.reference import (IRLS_FLOOR, IRLS_MAD, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS,
+                                 _pair_slices)
 from .cg import cg_solve
 from .history import History
 
@@ -76,6 +78,16 @@ def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, p
     return beta, alphas
 
 
+def _anchor_weights(x, image, weights, threshold, xp):
+    """Huber weights of the anchor term: ``w * min(1, t / |x - p|)``, ``t`` from the
+    median of ``|x - p|`` where ``w > 0``."""
+    d = xp.abs(x - image)
+    used = d[weights > 0]
+    median = xp.median(used) if used.size else xp.asarray(0.0)
+    t = threshold * xp.maximum(IRLS_MAD * median, IRLS_FLOOR)
+    return (weights * xp.minimum(1.0, t / xp.maximum(d, 1e-12))).astype(x.dtype)
+
+
 def irls_weights(operator, frames, x, confidence, data_threshold=2.0, prior_threshold=2.0):
     """Data weights ``(K, h, w)`` and per-offset prior weights at the estimate ``x``.
 
@@ -100,7 +112,8 @@ def irls_weights(operator, frames, x, confidence, data_threshold=2.0, prior_thre
 
 
 def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
-         data_threshold=2.0, prior_threshold=2.0):
+         data_threshold=2.0, prior_threshold=2.0, offsets=None, reference=None,
+         anchor=None):
     """Robust super-resolution by IRLS with adaptive data and prior weights.
 
     Parameters
@@ -120,6 +133,21 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
         Registration confidence; default the operator's.
     data_threshold, prior_threshold : float
         Huber thresholds in robust-scale units (2 by default).
+    offsets : float, optional
+        Model a smooth photometric offset ``b_k`` in every frame but ``reference``
+        (``y_k = A_k x + b_k + n_k``, :mod:`mfsr.degradation.offsets`): before each
+        re-weighting ``b_k`` is the residual ``y_k - A_k x`` smoothed by a Gaussian of
+        this width (LR px), weighted by the current data weights, and the frames minus
+        their offsets are fitted. Without it, local brightness differences between
+        frames come out as a mesh at the sampling grid's period. None: no offsets.
+    reference : int, optional
+        The frame without offset (needed with ``offsets``).
+    anchor : tuple (array (H, W), array (H, W)), optional
+        ``(p, w)``: an HR estimate from elsewhere (in the video job: a neighbouring
+        output frame warped into this view) and its per-pixel weights, added as
+        ``sum w |x - p|^2`` with Huber re-weighting like the data (threshold
+        ``data_threshold`` robust scales of ``|x - p|`` where ``w > 0``), so that where
+        the estimate disagrees (a wrong warp, an occlusion) it stops pulling.
 
     Returns
     -------
@@ -128,26 +156,41 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
         One entry per outer iteration; ``objective`` is the weighted least-squares value.
         On the GPU the values are read back once, at the end of the solve.
     """
+    if offsets is not None and reference is None:
+        raise ValueError("offsets needs the reference frame's index (reference=)")
     ks = kernels_for(x0)
+    xp = get_array_module(x0)
     conf = operator.confidence if confidence is None else confidence
     x = x0.copy()
     hist = History()
     smooth = bool(weight)
     ax = operator.forward(x)
+    observed, beta = frames, None
+    if anchor is not None:
+        anchor_image, anchor_weights = anchor
     for _ in range(outer):
         hist.start()
+        if offsets is not None:   # the last data weights keep outliers out of b
+            frames = observed - frame_offsets(observed - ax, conf if beta is None else beta,
+                                              offsets, reference)
         # lambda folded into the pair weights: one smoothness call per normal map below
         beta, alphas = _weights(operator, frames, x, conf, data_threshold, prior_threshold,
                                 prior=smooth, ax=ax, weight=weight)
-        if smooth:
-            def normal(v):
-                data = operator.adjoint(operator.forward(v), weights=beta)
-                return ks.weighted_smoothness(v, alphas, out=data, base=data)
-        else:
-            def normal(v):
-                return operator.adjoint(operator.forward(v), weights=beta)
+        gamma = None if anchor is None else _anchor_weights(x, anchor_image, anchor_weights,
+                                                            data_threshold, xp)
 
-        x = cg_solve(normal, operator.adjoint(frames, weights=beta), x, inner)
+        def normal(v):
+            out = operator.adjoint(operator.forward(v), weights=beta)
+            if smooth:
+                out = ks.weighted_smoothness(v, alphas, out=out, base=out)
+            if gamma is not None:
+                out += gamma * v
+            return out
+
+        rhs = operator.adjoint(frames, weights=beta)
+        if gamma is not None:
+            rhs += gamma * anchor_image
+        x = cg_solve(normal, rhs, x, inner)
         ax = operator.forward(x)  # the history's and the next re-weighting's
         hist.record(*ks.irls_objective(ax, frames, beta, conf, x, alphas if smooth else None))
     return x, hist.read_back()
