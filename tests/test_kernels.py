@@ -439,3 +439,64 @@ def test_axpby_rounds_like_the_numpy_expression(kernel_set, dtype, rng):
             np.testing.assert_array_equal(y2, expected)
     with pytest.raises(ValueError, match="one shape"):
         kernel_set.axpby(1.0, x, 1.0, y[:-1], np.empty_like(x))
+
+
+FILTER_TAPS = [(0.25, 0.5, 0.25), (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16), (0.2,) * 5]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("taps", FILTER_TAPS)
+@pytest.mark.parametrize("border", ["zero", "replicate"])
+@pytest.mark.parametrize("square,root", [(False, False), (True, False), (True, True)])
+def test_local_filter_matches_reference(kernel_set, taps, border, square, root, dtype, rng):
+    stack = (rng.random((3, 13, 17)) - 0.3).astype(dtype)
+    got = kernel_set.local_filter(stack, taps, border, square=square, root=root)
+    want = reference.local_filter(stack, taps, border, square=square, root=root)
+    assert got.shape == stack.shape and got.dtype == stack.dtype
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    # one image (h, w) works as a stack of one
+    np.testing.assert_allclose(kernel_set.local_filter(stack[1], taps, border), 
+                               reference.local_filter(stack, taps, border)[1], **TOL[dtype])
+
+
+def test_local_filter_is_the_separable_convolution(rng):
+    """Against a direct 2-D sum: zero border and edge replication, the taps centred."""
+    image = rng.random((9, 11))
+    taps = np.array([0.1, 0.2, 0.4, 0.3])[:3] / 0.7
+    for border, mode in (("zero", "constant"), ("replicate", "edge")):
+        padded = np.pad(image, 1, mode=mode)
+        want = sum(taps[a] * taps[b] * padded[a:a + 9, b:b + 11]
+                   for a in range(3) for b in range(3))
+        np.testing.assert_allclose(reference.local_filter(image, tuple(taps), border), want,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("zero_image", [None, 1])
+def test_normalized_filter_and_remove_offsets_match_reference(kernel_set, zero_image, dtype,
+                                                              rng):
+    taps = (0.05, 0.25, 0.4, 0.25, 0.05)
+    observed = rng.random((3, 12, 15)).astype(dtype)
+    ax = rng.random((3, 12, 15)).astype(dtype)
+    weights = (rng.random((3, 12, 15)) > 0.3).astype(dtype)
+    weights[0, :4] = 0      # no weight nearby: the floor keeps the result finite
+    got = kernel_set.normalized_filter(observed - ax, weights, taps, 1e-3, zero_image)
+    want = reference.normalized_filter(observed - ax, weights, taps, 1e-3, zero_image)
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    if zero_image is not None:
+        assert not got[zero_image].any()
+    got = kernel_set.remove_offsets(observed, ax, weights, taps, zero_image)
+    np.testing.assert_allclose(got, observed - want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warp_difference_matches_reference(kernel_set, dtype, rng):
+    frames = rng.random((3, 14, 19)).astype(dtype)
+    image = rng.random((14, 19)).astype(dtype)
+    flows = (rng.standard_normal((3, 14, 19, 2)) * 4).astype(np.float32)  # some leave
+    got = kernel_set.warp_difference(frames, image, flows)
+    np.testing.assert_allclose(got, reference.warp_difference(frames, image, flows),
+                               **TOL[dtype])
+    # zero flow: the difference to the image itself
+    np.testing.assert_allclose(kernel_set.warp_difference(frames, image, 0 * flows),
+                               frames - image, **TOL[dtype])

@@ -17,34 +17,23 @@ The reference frame has no offset: the output keeps its brightness.
 """
 from __future__ import annotations
 
-import cv2
+import functools
+
 import numpy as np
 
 from .._validation import check_float
-from ..backend import get_array_module
-from ..kernels.filters import separable_filter_device
+from ..kernels import kernels_for
 
-__all__ = ["frame_offsets", "smooth_weighted"]
+__all__ = ["frame_offsets", "smooth_weighted", "without_offsets"]
 
 
+@functools.lru_cache(maxsize=16)
 def _gaussian_taps(sigma):
+    """Normalised Gaussian taps of radius ``max(1, round(3 sigma))``, as a tuple."""
     radius = max(1, int(3.0 * sigma + 0.5))
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     taps = np.exp(-0.5 * (t / sigma) ** 2)
-    return taps / taps.sum()
-
-
-def _blur_zero_border(stack, sigma):
-    """Gaussian blur of each ``(h, w)`` image of ``stack`` with zeros outside it: OpenCV
-    on the host, two matrix products (tables kept on the device) on a device."""
-    xp = get_array_module(stack)
-    taps = _gaussian_taps(sigma)
-    if xp is np:
-        out = np.empty_like(stack)
-        for k in range(stack.shape[0]):
-            out[k] = cv2.sepFilter2D(stack[k], -1, taps, taps, borderType=cv2.BORDER_CONSTANT)
-        return out
-    return separable_filter_device(stack, tuple(taps), "zero")
+    return tuple(float(v) for v in taps / taps.sum())
 
 
 def smooth_weighted(values, weights, sigma, floor=1e-3):
@@ -62,11 +51,8 @@ def smooth_weighted(values, weights, sigma, floor=1e-3):
     -------
     array, shape (K, h, w), ``values``' dtype
     """
-    xp = get_array_module(values)
-    k = values.shape[0]
-    both = _blur_zero_border(xp.concatenate([weights * values, weights]).astype(
-        values.dtype, copy=False), sigma)                 # numerator and denominator
-    return (both[:k] / xp.maximum(both[k:], floor)).astype(values.dtype, copy=False)
+    return kernels_for(values).normalized_filter(values, weights, _gaussian_taps(sigma),
+                                                 floor)
 
 
 def frame_offsets(residual, weights, sigma, reference):
@@ -100,6 +86,27 @@ def frame_offsets(residual, weights, sigma, reference):
     (0.0, 0.1)
     """
     sigma = check_float(sigma, "sigma", minimum=0.0, strict_min=True)
-    b = smooth_weighted(residual, weights, sigma)
-    b[reference] = 0
-    return b
+    return kernels_for(residual).normalized_filter(residual, weights, _gaussian_taps(sigma),
+                                                   zero_image=reference)
+
+
+def without_offsets(observed, ax, weights, sigma, reference):
+    """The frames less their offsets, ``y - frame_offsets(y - A x, weights, sigma,
+    reference)``, in one kernel-set call (what IRLS fits against).
+
+    Parameters
+    ----------
+    observed : array, shape (K, h, w)
+        The frames ``y``.
+    ax : array, shape (K, h, w)
+        The model's prediction ``A x`` at the current estimate.
+    weights, sigma, reference
+        As in :func:`frame_offsets`.
+
+    Returns
+    -------
+    array, shape (K, h, w), ``observed``'s dtype
+    """
+    sigma = check_float(sigma, "sigma", minimum=0.0, strict_min=True)
+    return kernels_for(observed).remove_offsets(observed, ax, weights, _gaussian_taps(sigma),
+                                                reference)

@@ -1,12 +1,14 @@
-"""Small separable filters of image stacks as two matrix products on a device.
+"""Small separable filters of image stacks: OpenCV on the host, two matrix products on
+a device.
 
-A few host operations (OpenCV's Gaussian, a 5-tap binomial with NumPy slices) would cost
-dozens of array operations each on a GPU; a separable filter of an ``(..., h, w)``
-stack is instead ``F_h @ x @ F_w^T`` with the ``(n, n)`` filter matrices built once per
-size on the host and kept on the device (:func:`mfsr._device_cache.device_constant`).
+On a GPU a filter written with slices costs dozens of array operations; a separable
+filter of an ``(..., h, w)`` stack is instead ``F_h @ x @ F_w^T`` with the ``(n, n)``
+filter matrices built once per size on the host and kept on the device
+(:func:`mfsr._device_cache.device_constant`).
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .._device_cache import device_constant
@@ -43,6 +45,35 @@ def filter_matrix(n, taps, border="zero"):
                 continue
             m[i, q] += t
     return m
+
+
+_CV2_BORDERS = {"zero": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
+
+
+def separable_filter(stack, taps, border="zero"):
+    """Filter each ``(h, w)`` image of a ``(K, h, w)`` stack by ``taps`` along both
+    axes: ``cv2.sepFilter2D`` for NumPy stacks, :func:`separable_filter_device` for
+    device stacks (the same result to float rounding).
+
+    Parameters
+    ----------
+    stack : array, shape (K, h, w)
+    taps : sequence of float
+        Odd number of taps, centred.
+    border : {"zero", "replicate"}
+
+    Returns
+    -------
+    array, ``stack``'s shape and dtype
+    """
+    xp = get_array_module(stack)
+    if xp is not np:
+        return separable_filter_device(stack, tuple(taps), border)
+    kernel = np.asarray(taps, np.float64)
+    out = np.empty_like(stack)
+    for k in range(stack.shape[0]):
+        out[k] = cv2.sepFilter2D(stack[k], -1, kernel, kernel, borderType=_CV2_BORDERS[border])
+    return out
 
 
 def separable_filter_device(stack, taps, border="zero"):

@@ -44,7 +44,9 @@ from numba import njit, prange
 from . import reference
 from .buffers import check_out
 from .geometry import flow_axis_weights
-from .reference import rho  # noqa: F401  (xp code, shared with the reference)
+# OpenCV / xp code, shared with the reference:
+from .reference import (local_filter, normalized_filter, remove_offsets, rho,  # noqa: F401
+                        warp_difference)
 
 NAME = "numba"
 PENALTIES = {"quadratic": 0, "charbonnier": 1, "huber": 2}

@@ -25,6 +25,11 @@ functions with the same signatures and results (to float tolerance):
 - ``irls_residuals``, ``irls_data_weights``, ``irls_prior_weights``, ``irls_objective``:
   an IRLS re-weighting and its history values in a handful of calls, the medians from a
   sort (the caller's ``xp.sort``) read on the device.
+- ``warp_difference``: the photometric check's differences ``frames - W_k reference``
+  of a whole stack in one call.
+- ``local_filter``, ``normalized_filter``, ``remove_offsets``: small separable filters of an image stack
+  (local means and RMS, the IRLS photometric offsets' normalised convolution) in one
+  call: OpenCV on the host, two matrix products on a device.
 - ``pairwise_prior_gradient``: a pairwise prior's gradient alone, scaled and added to a
   base (no value: no host read on the device).
 - ``kernel_merge``: the kernel-regression merge of a burst (gather form, one output
@@ -39,7 +44,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from .buffers import deliver
-from .geometry import bilinear_tables, upsample_flow
+from .filters import separable_filter
+from .geometry import bilinear_sample, bilinear_tables, upsample_flow
 
 NAME = "numpy"
 
@@ -1065,3 +1071,113 @@ def lk_confidence(forward, backward, tolerance):
     ty = xp.arange(h, dtype=xp.float64)[None, :, None] + forward[..., 1].astype(xp.float64)
     inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
     return xp.where(inside, conf, 0.0).astype(T)
+
+
+def _as_stack(a):
+    """``a`` as a ``(n, h, w)`` stack (a view) and the shape to return."""
+    return a.reshape((-1,) + tuple(a.shape[-2:])), a.shape
+
+
+def local_filter(stack, taps, border="zero", square=False, root=False):
+    """Filter each ``(h, w)`` image of ``stack`` by ``taps`` along both axes.
+
+    Parameters
+    ----------
+    stack : array, shape (..., h, w)
+    taps : tuple of float
+        Odd number of taps, centred.
+    border : {"zero", "replicate"}
+        Values outside the image: 0, or the edge value.
+    square : bool
+        Filter ``stack ** 2`` instead of ``stack``.
+    root : bool
+        Return the square root of the filtered image (clipped at 0): with ``square``,
+        the local RMS.
+
+    Returns
+    -------
+    array, ``stack``'s shape and dtype
+    """
+    xp = get_array_module(stack)
+    flat, shape = _as_stack(stack)
+    out = separable_filter(flat * flat if square else flat, tuple(taps), border)
+    if root:
+        out = xp.sqrt(xp.maximum(out, 0))
+    return out.reshape(shape).astype(stack.dtype, copy=False)
+
+
+def normalized_filter(values, weights, taps, floor=1e-3, zero_image=None):
+    """Normalised convolution ``G (w v) / max(G w, floor)`` of each image of a stack,
+    ``G`` the separable filter ``taps`` with zeros outside the image.
+
+    Parameters
+    ----------
+    values, weights : arrays, shape (K, h, w)
+    taps : tuple of float
+        Odd number of taps, centred.
+    floor : float
+        Smallest denominator.
+    zero_image : int, optional
+        Index of an image whose result is set to 0.
+
+    Returns
+    -------
+    array, shape (K, h, w), ``values``' dtype
+    """
+    xp = get_array_module(values)
+    k = values.shape[0]
+    both = separable_filter(xp.concatenate([weights * values, weights]).astype(
+        values.dtype, copy=False), tuple(taps), "zero")      # numerator, denominator
+    out = (both[:k] / xp.maximum(both[k:], floor)).astype(values.dtype, copy=False)
+    if zero_image is not None:
+        out[zero_image] = 0
+    return out
+
+
+def warp_difference(frames, image, flows):
+    """``frames[k] - image`` sampled bilinearly at ``p + flows[k](p)`` (positions clamped
+    to the image), for all frames at once.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w)
+    image : array, shape (h, w), ``frames``' dtype
+    flows : array, shape (K, h, w, 2), float32
+        ``(dx, dy)`` per pixel.
+
+    Returns
+    -------
+    array, shape (K, h, w), ``frames``' dtype
+    """
+    xp = get_array_module(frames)
+    k, h, w = frames.shape
+    gy, gx = xp.meshgrid(xp.arange(h, dtype=xp.float32), xp.arange(w, dtype=xp.float32),
+                         indexing="ij")
+    warped = bilinear_sample(xp.broadcast_to(image, (k, 1, h, w)),
+                             (gy + flows[..., 1])[:, None], (gx + flows[..., 0])[:, None])
+    return (frames - warped[:, 0]).astype(frames.dtype, copy=False)
+
+
+def remove_offsets(observed, ax, weights, taps, reference, floor=1e-3):
+    """The frames without their smooth photometric offsets: ``observed - b`` with
+    ``b = normalized_filter(observed - ax, weights, taps, floor, reference)`` (see
+    :func:`mfsr.degradation.offsets.frame_offsets`).
+
+    Parameters
+    ----------
+    observed, ax, weights : arrays, shape (K, h, w)
+        The frames, the model's prediction ``A x`` and the residuals' weights.
+    taps : tuple of float
+        Odd number of taps, centred.
+    reference : int or None
+        The frame whose offset is 0.
+    floor : float
+        Smallest denominator.
+
+    Returns
+    -------
+    array, shape (K, h, w), ``observed``'s dtype
+    """
+    b = normalized_filter((observed - ax).astype(observed.dtype, copy=False), weights, taps,
+                          floor, reference)
+    return (observed - b).astype(observed.dtype, copy=False)

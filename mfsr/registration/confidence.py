@@ -6,7 +6,6 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import kernels_for
-from ..kernels.filters import separable_filter_device
 from ..kernels.geometry import bilinear_sample
 
 
@@ -59,19 +58,11 @@ def forward_backward_confidence(forward, backward, tolerance=0.5):
     return conf[0] if single else conf
 
 
-def _local_mean(image, xp):
-    """Separable 5-tap binomial smoothing ([1, 4, 6, 4, 1] / 16), edges replicated."""
-    taps = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
-    if xp is not np:
-        return separable_filter_device(image, taps, "replicate")
-    for axis in (-2, -1):
-        pad = [(0, 0)] * image.ndim
-        pad[axis] = (2, 2)
-        padded = xp.pad(image, pad, mode="edge")
-        n = image.shape[axis]
-        image = sum(t * xp.take(padded, xp.arange(i, i + n), axis=axis)
-                    for i, t in enumerate(taps))
-    return image
+def _local_mean(image, xp, square=False):
+    """Separable 5-tap binomial smoothing ([1, 4, 6, 4, 1] / 16) of ``image`` (of its
+    square with ``square``), edges replicated."""
+    return kernels_for(image).local_filter(image, (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16),
+                                           "replicate", square=square)
 
 
 def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_factor=0.3):
@@ -115,8 +106,9 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
     ref = motion.reference
     reference = frames[ref]
     mean = _local_mean(reference, xp)
-    std = xp.sqrt(xp.maximum(_local_mean(reference * reference, xp) - mean * mean, 0.0))
-    tolerance2 = (noise_factor * max(float(sigma), 1e-3)) ** 2 + (texture_factor * std) ** 2
+    variance = xp.maximum(_local_mean(reference, xp, square=True) - mean * mean, 0.0)
+    # -1 / (2 tolerance^2), tolerance^2 = (noise_factor sigma)^2 + (texture_factor std)^2
+    scale = -0.5 / ((noise_factor * max(float(sigma), 1e-3)) ** 2 + texture_factor ** 2 * variance)
     if xp is np:
         out = np.ones(frames.shape, np.float32)
         for k in range(frames.shape[0]):
@@ -125,15 +117,8 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
             warped = sample(reference[..., None], motion.flows[k])
             warped = warped[..., 0] if warped.ndim == 3 else warped  # cv2 drops one channel
             d = _local_mean(frames[k] - warped, xp)
-            out[k] = xp.exp(-0.5 * d * d / tolerance2)
+            out[k] = xp.exp(d * d * scale)
         return out
     # on a device all frames at once (the reference's own flow is zero: d = 0, weight 1)
-    h, w = reference.shape
-    gy, gx = xp.meshgrid(xp.arange(h, dtype=xp.float32), xp.arange(w, dtype=xp.float32),
-                         indexing="ij")
-    k = frames.shape[0]
-    warped = bilinear_sample(xp.broadcast_to(reference, (k, 1, h, w)),
-                             (gy + motion.flows[..., 1])[:, None],
-                             (gx + motion.flows[..., 0])[:, None])[:, 0]
-    d = _local_mean(frames - warped, xp)
-    return xp.exp(-0.5 * d * d / tolerance2).astype(xp.float32)
+    d = _local_mean(kernels_for(frames).warp_difference(frames, reference, motion.flows), xp)
+    return xp.exp(d * d * scale).astype(xp.float32, copy=False)

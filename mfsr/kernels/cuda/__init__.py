@@ -47,6 +47,9 @@ KERNELS = {
     "dot_partials": "irls",
     "sum_partials": "irls",
     "cg_update_dot": "irls",
+    "filter_rows": "filter",
+    "filter_cols": "filter",
+    "warp_difference": "photometric",
 }
 #: source files, without ``.cu``
 SOURCES = tuple(sorted(set(KERNELS.values())))
