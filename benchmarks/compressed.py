@@ -32,6 +32,7 @@ from quality import baseline, load_sequence, registered_windows
 from results_io import run_record, write_json
 
 import mfsr
+from mfsr import metrics
 from mfsr.metrics import y_psnr_ssim
 from mfsr.pipeline import codec_model
 
@@ -49,20 +50,9 @@ def matlab_luma(rgb):
 
 
 def grid_energy(result, gt, scale):
-    """Energy of the Y error at the x``scale`` grid frequencies, per pixel, (0..255)^2.
-
-    The error image (``scale``-px border cropped, then cropped to a multiple of
-    ``scale``) is Fourier transformed; the squared magnitudes at ``(k/s, l/s)`` cycles
-    per pixel, ``k, l = 0..s-1`` but not both 0, are summed and divided by the pixel
-    count squared (Parseval: the mean square of the periodic part of the error).
-    """
-    err = matlab_luma(result) - matlab_luma(gt)
-    err = err[scale:-scale, scale:-scale]
-    h, w = (err.shape[0] // scale) * scale, (err.shape[1] // scale) * scale
-    spectrum = np.abs(np.fft.fft2(err[:h, :w])) ** 2
-    rows, cols = np.arange(scale) * (h // scale), np.arange(scale) * (w // scale)
-    total = sum(spectrum[r, c] for r in rows for c in cols) - spectrum[0, 0]
-    return float(total) / (h * w) ** 2
+    """Energy of the Y error at the x``scale`` grid frequencies, per pixel, (0..255)^2
+    (:func:`mfsr.metrics.grid_energy` of the MATLAB-scaled Y difference)."""
+    return metrics.grid_energy(matlab_luma(result) - matlab_luma(gt), scale)
 
 
 def chroma_psnr(result, gt, scale):

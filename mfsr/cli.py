@@ -266,8 +266,11 @@ def build_parser():
     up.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
     up.add_argument("--method", default="irls", choices=METHODS,
                     help="reconstruction method (default irls)")
-    up.add_argument("--window", type=int, default=5,
-                    help="frames per window, centred; cut short at the ends (default 5)")
+    up.add_argument("--window", type=int, default=None,
+                    help="reconstruct each frame from a sliding window of this many "
+                         "frames, centred, cut short at the ends (default: the whole-clip "
+                         "recursion for irls and pnp, 5-frame windows for the other "
+                         "methods)")
     up.add_argument("--degradation", default=None, choices=tuple(DEGRADATIONS),
                     help="how the LR frames were made: area sensor (default), BD "
                          "(Gaussian blur 1.6 then decimate), BI (bicubic downscale)")
@@ -316,8 +319,9 @@ def build_parser():
                     help="run on Dask: a scheduler address (tcp://host:8786) or local:N "
                          "(N worker processes on this machine); input and output must be "
                          "on storage every worker sees")
-    up.add_argument("--chunk", type=int, default=16,
-                    help="output frames per Dask task (default 16)")
+    up.add_argument("--chunk", type=int, default=None,
+                    help="output frames per Dask task (default 32: one segment of the "
+                         "recursion)")
     up.add_argument("--no-resume", dest="resume", action="store_false",
                     help="recompute frames that already exist in OUTPUT")
     up.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -11,10 +11,14 @@ skips the frames already there, whichever worker wrote them.
 
 Results do not depend on the chunking or the number of workers:
 
-- an output frame is a function of its index alone: its window is fixed by the index and
-  the video's length, and its motion is composed from flows between neighbouring frames,
-  each computed from those two frames only, so a chunk border recomputes the same flows
-  (``window - 1`` pairs per border) rather than changing them;
+- an output frame is a function of its index alone: its window (or, for the default
+  recursion, its segment of :data:`mfsr.recurrence.SEGMENT` frames with the warm-up on
+  each side) is fixed by the index and the video's length, and its motion is composed
+  from flows between neighbouring frames, each computed from those two frames only, so
+  a chunk border recomputes the same flows (``window - 1`` pairs per border) rather than
+  changing them. Chunks start at multiples of their size, so with the default size (one
+  segment) a chunk runs the recursion's passes of one segment and no other task repeats
+  them;
 - the Numba kernels split their work into partitions that depend on the problem size,
   not on the thread count, and OpenCV's DIS flow gives the same field for any thread
   count; so a worker's thread count changes its speed, not its frames.
@@ -29,12 +33,14 @@ import sys
 import time
 
 from ._validation import check_int
+from .recurrence import SEGMENT
 
-DEFAULT_CHUNK = 16          # output frames per task
+DEFAULT_CHUNK = SEGMENT     # output frames per task: one segment of the recursion
 
 
 def chunk_ranges(start, stop, size):
-    """``[(a, b), ...]`` covering ``start .. stop - 1`` in runs of ``size`` frames.
+    """``[(a, b), ...]`` covering ``start .. stop - 1`` in runs of ``size`` frames that
+    start at multiples of ``size`` (the first may be shorter).
 
     Parameters
     ----------
@@ -49,9 +55,12 @@ def chunk_ranges(start, stop, size):
     --------
     >>> chunk_ranges(0, 10, 4)
     [(0, 4), (4, 8), (8, 10)]
+    >>> chunk_ranges(6, 13, 4)
+    [(6, 8), (8, 12), (12, 13)]
     """
     size = check_int(size, "chunk", minimum=1)
-    return [(a, min(a + size, stop)) for a in range(start, stop, size)]
+    return [(max(a, start), min(a + size, stop))
+            for a in range((start // size) * size, stop, size)]
 
 
 def connect(cluster, threads=None):
@@ -148,7 +157,7 @@ def _run_chunk(source, folder, scale, window, start, end, options):
 
 
 def write_frames(client, source, folder, scale, window, start, stop, path_of, progress,
-                 chunk=DEFAULT_CHUNK, poll=0.5, video_index=None, **options):
+                 chunk=None, poll=0.5, video_index=None, **options):
     """Run the job's frames ``start .. stop - 1`` as Dask tasks writing to ``folder``.
 
     Parameters
@@ -158,7 +167,9 @@ def write_frames(client, source, folder, scale, window, start, stop, path_of, pr
         Input path, as the workers see it.
     folder : str
         Output frame folder, as the workers see it.
-    scale, window : int
+    scale : int
+    window : int or None
+        As in :func:`mfsr.upscale_video`.
     start, stop : int
     path_of : callable
         ``path_of(index)``: the file of output frame ``index`` in ``folder``. Frames
@@ -166,8 +177,8 @@ def write_frames(client, source, folder, scale, window, start, stop, path_of, pr
     progress : callable or None
         ``progress(None, n_todo)`` first, then ``progress(index, True)`` for each frame
         that appears in ``folder``, whichever worker wrote it.
-    chunk : int
-        Output frames per task.
+    chunk : int, optional
+        Output frames per task (default :data:`DEFAULT_CHUNK`).
     video_index : PacketIndex, optional
         The input video's packet index, sent once to every worker (each task then skips
         the pass over the whole file that opening it costs).
@@ -184,6 +195,7 @@ def write_frames(client, source, folder, scale, window, start, stop, path_of, pr
         ``{"written": [...], "skipped": [...], "failed": {index: message}}``; a task that
         failed as a whole (its worker kept dying) marks its frames not written as failed.
     """
+    chunk = DEFAULT_CHUNK if chunk is None else chunk
     index_of = {os.path.basename(path_of(i)): i for i in range(start, stop)}
 
     def present():

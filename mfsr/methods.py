@@ -87,6 +87,10 @@ class Problem:
         Frames (or frame areas) that take part; the prior weights grow with it.
     init : callable
         ``init(stack) -> x0``, the starting estimate of a channel stack.
+    anchor : tuple (array, array), optional
+        ``(image, weights)``: an HR estimate of this view from elsewhere and its
+        per-pixel weights (the video job's recursion, :mod:`mfsr.recurrence`); only the
+        methods built on IRLS take one.
     """
 
     operator: object
@@ -94,6 +98,7 @@ class Problem:
     sigma: float
     n_effective: float
     init: Callable
+    anchor: object = None
 
 
 @dataclass(frozen=True)
@@ -105,15 +110,16 @@ class Method:
     iterations: int
     prior: str | None = None
     uses: str = "none"  # what prior it takes: "none", "prior" or "denoiser"
+    anchored: bool = False  # whether it takes an anchor (Problem.anchor)
 
 
 METHODS = {}
 
 
-def method(name, iterations, prior=None, uses="none"):
+def method(name, iterations, prior=None, uses="none", anchored=False):
     """Register ``builder(options, problem) -> solve`` as method ``name``."""
     def register(build):
-        METHODS[name] = Method(name, build, iterations, prior, uses)
+        METHODS[name] = Method(name, build, iterations, prior, uses, anchored)
         return build
     return register
 
@@ -171,19 +177,20 @@ def _map(options, problem):
         options.iterations)
 
 
-def _offsets(problem):
-    """IRLS's photometric offsets for a stack of several frames (none for one)."""
-    if IRLS_OFFSETS is None or problem.operator.n_frames < 2:
-        return {}
-    return {"offsets": IRLS_OFFSETS, "reference": problem.reference}
+def _irls_extras(problem):
+    """IRLS's photometric offsets (for a stack of several frames) and anchor."""
+    extras = {} if problem.anchor is None else {"anchor": problem.anchor}
+    if IRLS_OFFSETS is not None and problem.operator.n_frames > 1:
+        extras.update(offsets=IRLS_OFFSETS, reference=problem.reference)
+    return extras
 
 
-@method("irls", iterations=5)
+@method("irls", iterations=5, anchored=True)
 def _irls(options, problem):
     weight = irls_weight(problem.sigma, problem.n_effective) if options.weight is None \
         else options.weight
     return lambda y: solvers.irls(problem.operator, y, problem.init(y), weight,
-                                  outer=options.iterations, **_offsets(problem))
+                                  outer=options.iterations, **_irls_extras(problem))
 
 
 @method("cg", iterations=30, prior="tikhonov", uses="prior")
@@ -210,7 +217,7 @@ def _saa_median(options, problem):
     return lambda y: solvers.shift_and_add(problem.operator, y, problem.init(y), mode="median")
 
 
-@method("pnp", iterations=PNP_ITERATIONS, prior="learned", uses="denoiser")
+@method("pnp", iterations=PNP_ITERATIONS, prior="learned", uses="denoiser", anchored=True)
 def _pnp(options, problem):
     prior = options.prior or "learned"
     # the shipped CNN with its self-ensemble; user denoisers run as given
@@ -223,7 +230,7 @@ def _pnp(options, problem):
 
     def pnp(y):  # plug-and-play refines the default method's result
         start = solvers.irls(problem.operator, y, problem.init(y), start_weight,
-                             outer=METHODS["irls"].iterations, **_offsets(problem))
+                             outer=METHODS["irls"].iterations, **_irls_extras(problem))
         return start if no_prior else solvers.pnp_admm(problem.operator, y, start[0],
                                                        denoiser, **params)
     return pnp

@@ -72,3 +72,51 @@ def ssim(reference, test, crop=0, luma=False):
 def y_psnr_ssim(reference, test, scale):
     """The project's standard pair: ``(psnr, ssim)`` on Y with a ``scale``-pixel crop."""
     return psnr(reference, test, scale, luma=True), ssim(reference, test, scale, luma=True)
+
+
+def grid_energy(image, scale, crop=None):
+    """Mean square of the part of ``image`` that repeats with the x``scale`` sampling
+    grid: the mesh a reconstruction leaves at the LR pixel period.
+
+    The image (``crop`` px border removed, default ``scale``; then cut to a multiple of
+    ``scale``) is Fourier transformed; the squared magnitudes at ``(k/s, l/s)`` cycles
+    per pixel, ``k, l = 0..s-1`` but not both 0, are summed and divided by the pixel
+    count squared (Parseval: the mean square of the periodic part).
+
+    Parameters
+    ----------
+    image : array, shape (H, W) or (H, W, 3)
+        A grey image in any units, or RGB, measured on its MATLAB-scaled BT.601 Y
+        (0..255 units, as the PSNR convention; integers scaled by their range).
+    scale : int
+    crop : int, optional
+
+    Returns
+    -------
+    float
+        In the image's squared units ((0..255)^2 for RGB).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mesh = np.tile([[1.0, 0, 0, 0]], (8, 2))          # one spike per 4 px
+    >>> round(grid_energy(mesh, 4, crop=0), 4)             # its variance, 3/16
+    0.1875
+    """
+    image = check_array(to_numpy(image), "image", ndim=(2, 3))
+    scale = check_int(scale, "scale", minimum=2)
+    crop = scale if crop is None else check_int(crop, "crop", minimum=0)
+    if image.ndim == 3:
+        y = matlab_luma(as_float_image(image, "image", np.float64))
+    else:
+        y = np.asarray(image, np.float64)
+    if crop:
+        y = y[crop:-crop, crop:-crop]
+    h, w = (y.shape[0] // scale) * scale, (y.shape[1] // scale) * scale
+    if h == 0 or w == 0:
+        raise ValueError(f"image too small for a x{scale} grid after a {crop}-px crop")
+    spectrum = np.abs(np.fft.fft2(y[:h, :w])) ** 2
+    rows, cols = np.arange(scale) * (h // scale), np.arange(scale) * (w // scale)
+    total = sum(spectrum[r, c] for r in rows for c in cols) - spectrum[0, 0]
+    return float(total) / (h * w) ** 2
+

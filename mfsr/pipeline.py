@@ -59,6 +59,7 @@ class Options:
     black_level: object = None
     white_level: object = None
     refine: int = 0
+    anchor: object = None
 
 
 def solve_options(method, prior, weight, data_term, iterations):
@@ -75,7 +76,8 @@ def solve_options(method, prior, weight, data_term, iterations):
 
 def _check_options(scale, method, reference, motion, degradation, psf, phase, noise,
                    iterations, channel_axis, prior, weight, data_term, registration, color,
-                   codec, picture_types, init, cfa, black_level, white_level, refine=0):
+                   codec, picture_types, init, cfa, black_level, white_level, refine=0,
+                   anchor=None):
     scale = check_int(scale, "scale", minimum=1)
     refine = check_int(refine, "refine", minimum=0)
     solve = solve_options(method, prior, weight, data_term, iterations)
@@ -95,9 +97,20 @@ def _check_options(scale, method, reference, motion, degradation, psf, phase, no
         noise = check_float(noise, "noise", 0.0)
     if cfa is None and (black_level is not None or white_level is not None):
         raise ValueError("black_level and white_level apply only to raw mosaics (cfa=...)")
+    if anchor is not None:
+        if not _METHODS[solve.method].anchored:
+            takers = tuple(n for n, m in _METHODS.items() if m.anchored)
+            raise ValueError(f"anchor is taken by methods {takers}, not {solve.method!r}")
+        if cfa is not None or color == "rgb":
+            raise ValueError("anchor is a luma estimate: it does not apply to raw mosaics "
+                             "(cfa=...) nor to color='rgb'")
+        if not (isinstance(anchor, tuple) and len(anchor) == 2):
+            raise TypeError("anchor must be a tuple (image, weights) of HR arrays")
+        for a, name in zip(anchor, ("anchor image", "anchor weights")):
+            check_array(a, name, ndim=2, finite="host")
     return Options(scale, solve, reference, motion, None if estimate else psf, phase, estimate,
                    noise, channel_axis, registration, color, codec, picture_types, init, cfa,
-                   black_level, white_level, refine)
+                   black_level, white_level, refine, anchor)
 
 
 def _check_frames(frames, channel_axis):
@@ -122,8 +135,8 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
                 psf=None, phase=None, noise=None, iterations=None, channel_axis=-1, *,
                 prior=None, weight=None, data_term=None, registration=None,
                 color="luma", codec="auto", picture_types=None, init="reference", cfa=None,
-                black_level=None, white_level=None, refine=REFINE, backend="auto",
-                return_history=False):
+                black_level=None, white_level=None, refine=REFINE, anchor=None,
+                backend="auto", return_history=False):
     """Reconstruct one HR image from a stack of LR frames.
 
     Parameters
@@ -227,6 +240,12 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         (:func:`mfsr.registration.refine.refine_motion`, the same estimator as
         ``registration``), then the image is solved again with that motion. Costs one
         more solve per pass. Not applied to a ``motion`` given by the caller.
+    anchor : tuple (array (H, W), array (H, W)), optional
+        ``(image, weights)``: an HR luma estimate of the reference's view from elsewhere
+        (the video job's recursion: a neighbouring frame's result warped here,
+        :mod:`mfsr.recurrence`) and its weights per HR pixel, added to the solve of the
+        luma (or grey) image as a robustly weighted quadratic term
+        (``mfsr.solvers.irls(anchor=...)``). Methods ``"irls"`` and ``"pnp"``.
     picture_types : sequence of str, optional
         Picture type of each frame (``"I"``, ``"P"``, ``"B"``) as the decoder reports
         it (:func:`mfsr.degradation.compression.decode_video`).
@@ -256,7 +275,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     options = _check_options(scale, method, reference, motion, degradation, psf, phase,
                              noise, iterations, channel_axis, prior, weight, data_term,
                              registration, color, codec, picture_types, init, cfa,
-                             black_level, white_level, refine)
+                             black_level, white_level, refine, anchor)
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
         if options.cfa is not None:
             from .demosaic import reconstruct_mosaics
@@ -324,7 +343,8 @@ def _reconstruct(frames, options, xp):
         motion, k_effective = data_motion(codec, registered, luma, sigma)
         operator = SystemOperator(motion, options.scale, psf, options.phase)
         problem = Problem(operator, ref, sigma, k_effective,
-                          initializer(options.init, operator, ref, sigma))
+                          initializer(options.init, operator, ref, sigma),
+                          _anchor_on(options.anchor, operator, xp))
         solve = _METHODS[options.solve.method].build(options.solve, problem)
         if colour and options.color == "luma":
             y_hr, hist = solve(luma)
@@ -349,6 +369,17 @@ def _reconstruct(frames, options, xp):
         chroma = _chroma(ycc, operator, codec, motion, ref, sigma, xp)
         return ycbcr_to_rgb(xp.concatenate([hr[..., None], chroma], axis=-1)), hist
     return hr, hist
+
+
+def _anchor_on(anchor, operator, xp):
+    """The anchor checked against the HR grid, on the frames' module."""
+    if anchor is None:
+        return None
+    image, weights = (to_device(a, xp).astype(xp.float32, copy=False) for a in anchor)
+    if tuple(image.shape) != operator.hr_shape or tuple(weights.shape) != operator.hr_shape:
+        raise ValueError(f"anchor image and weights must be {operator.hr_shape} (the HR "
+                         f"grid), got {tuple(image.shape)} and {tuple(weights.shape)}")
+    return image, weights
 
 
 def data_motion(codec, motion, luma, sigma):

@@ -258,10 +258,10 @@ def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.
     return result
 
 
-def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=None,
+def upscale_video(source, output, scale=4, window=None, *, start=0, end=None, bits=None,
                   fmt="png", resume=True, progress=None, max_memory=DEFAULT_MAX_MEMORY,
                   registration=None, overlap=TILE_OVERLAP, encoding=None, enhance="off",
-                  hdr=None, peak=1000.0, keep_frames=False, client=None, chunk=16,
+                  hdr=None, peak=1000.0, keep_frames=False, client=None, chunk=None,
                   **kwargs):
     """Super-resolve a video and write it: a folder of frames, or a video file.
 
@@ -280,7 +280,9 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
     output : str
         Folder of frames, or a video file (``.mp4``, ``.mkv``, ``.mov``, ``.m4v``).
     scale, window, start, end, max_memory, registration, overlap
-        As in :func:`mfsr.reconstruct_video`.
+        As in :func:`mfsr.reconstruct_video`: ``window`` None (the default) is the
+        whole-clip recursion for the methods that take an anchor (the default ``irls``,
+        ``pnp``), 5-frame windows for the others.
     bits : {8, 16}, optional
         Sample depth of the frames written to a folder; default the input's (16 with
         ``hdr``). For video files see ``encoding``.
@@ -306,8 +308,9 @@ def upscale_video(source, output, scale=4, window=5, *, start=0, end=None, bits=
         Run the frames as Dask tasks of ``chunk`` output frames each
         (:mod:`mfsr.distributed`); input and output must be on storage the workers
         see. The results are the same frames as a single-process run's.
-    chunk : int
-        Output frames per Dask task (default 16).
+    chunk : int, optional
+        Output frames per Dask task (default :data:`mfsr.distributed.DEFAULT_CHUNK`, one
+        segment of the recursion: 32).
     **kwargs
         Options of :func:`mfsr.reconstruct` (``method``, ``degradation``, ``codec`` for
         the input's compression, ...).

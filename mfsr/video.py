@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 
 import cv2
 import numpy as np
@@ -23,17 +24,21 @@ from ._device_cache import device_constant
 from ._validation import check_choice, check_int
 from .backend import get_array_module, resolve_backend, to_device, to_numpy
 from .color import as_float_image, rgb_to_ycbcr
-from .degradation import estimate_noise
+from .degradation import degradation_model, estimate_noise
 from .interpolate import REMAP_STEPS, remap_rounds
 from .io import FrameSource
 from .kernels.geometry import bilinear_sample
 from .motion import Motion
+from .methods import METHODS, resolve_method
 from .pipeline import codec_model, default_registration, reconstruct
+from .recurrence import ANCHOR_WEIGHT, SEGMENT, WARMUP, WINDOW, anchor, plan_segments
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
 from .registration.confidence import sample
 
 DEFAULT_MAX_MEMORY = 1 << 30
 TILE_OVERLAP = 8            # LR pixels each tile reaches past its core, on each side
+STATE_MEMORY = 1 << 30      # bytes of a segment's backward estimates held in memory
+DEFAULT_WINDOW = 5          # frames per window of the windowed job
 
 
 def window_indices(center, n_frames, window=5):
@@ -271,6 +276,18 @@ class _PairMotion:
         for key in [key for key in self.pairs if key[0] < i]:
             del self.pairs[key]
 
+    def link(self, t, j, luma):
+        """Flow ``(h, w, 2)`` from frame ``t`` to its readable neighbour ``j`` (either
+        side) and its forward-backward confidence ``(h, w)``, on the pairs' module."""
+        a, b = min(t, j), max(t, j)
+        if self.xp is not np:
+            if (a, b) not in self.pairs:
+                self._estimate_on_device([(a, b)], luma)
+            field = self.pairs[a, b][0 if t == a else 1]
+            return self.xp.moveaxis(field[:2], 0, -1), field[2]
+        fwd, bwd, cf, cb = self.pair(a, b, luma)
+        return (fwd, cf) if t == a else (bwd, cb)
+
     def motion(self, indices, ref, luma):
         """Motion of frames ``indices`` (increasing) to frame ``indices[ref]``, composed
         along the links between neighbours in ``indices``."""
@@ -387,7 +404,8 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
         Core boxes from :func:`tile_grid`.
     overlap : int
     **kwargs
-        Passed to :func:`mfsr.reconstruct` (pass ``noise=`` so all tiles share it).
+        Passed to :func:`mfsr.reconstruct` (pass ``noise=`` so all tiles share it); an
+        ``anchor`` (HR arrays) is cut into each tile's HR region.
 
     Returns
     -------
@@ -400,6 +418,7 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
     if len(tiles) == 1:
         return to_numpy(reconstruct(frames, scale, motion=motion,
                                     reference=motion.reference, **kwargs))
+    anchor = kwargs.pop("anchor", None)
     mp = get_array_module(motion.flows)
     out = weight = None
     for (y0, y1, x0, x1) in tiles:
@@ -409,6 +428,9 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
                      mp.ascontiguousarray(motion.confidence[:, py0:py1, px0:px1]),
                      motion.reference)
         crop = xp.ascontiguousarray(frames[:, py0:py1, px0:px1])
+        region = (slice(py0 * scale, py1 * scale), slice(px0 * scale, px1 * scale))
+        if anchor is not None:   # the anchor is HR: its tile is the tile's HR region
+            kwargs["anchor"] = tuple(xp.ascontiguousarray(a[region]) for a in anchor)
         hr = to_device(reconstruct(crop, scale, motion=sub, reference=motion.reference,
                                    **kwargs), xp)
         if out is None:
@@ -417,7 +439,6 @@ def reconstruct_tiled(frames, scale, motion, tiles, overlap=TILE_OVERLAP, **kwar
         wy = _ramp_on(xp, hr.shape[0], (y0 - py0) * scale, (py1 - y1) * scale)
         wx = _ramp_on(xp, hr.shape[1], (x0 - px0) * scale, (px1 - x1) * scale)
         wgt = wy[:, None] * wx[None, :]
-        region = (slice(py0 * scale, py1 * scale), slice(px0 * scale, px1 * scale))
         out[region] += hr * (wgt[..., None] if hr.ndim == 3 else wgt)
         weight[region] += wgt
     out /= weight[..., None] if out.ndim == 3 else weight
@@ -449,7 +470,35 @@ class FrameFailure:
 
 
 def _iter_reconstruct(source, scale, window, start, end, todo, max_memory, registration,
-                      overlap, kwargs, stats=None):
+                      overlap, kwargs, stats=None, reach=None):
+    """The job's output frames: the bidirectional recursion (:func:`_iter_recursive`)
+    when ``window`` is None and the method takes an anchor, else sliding windows of
+    ``window`` frames (:data:`DEFAULT_WINDOW` for methods without an anchor)
+    (:func:`_iter_windows`)."""
+    if window is None:
+        if METHODS[resolve_method(kwargs.get("method"), kwargs.get("prior")).name].anchored:
+            segment, warmup = _segments(reach)
+            return _iter_recursive(source, scale, start, end, todo, max_memory,
+                                   registration, overlap, kwargs, stats, segment, warmup)
+        window = DEFAULT_WINDOW
+    return _iter_windows(source, scale, window, start, end, todo, max_memory, registration,
+                         overlap, kwargs, stats)
+
+
+def _segments(reach):
+    """``(segment, warmup)`` of the recursion for ``reach``: None, the default segments;
+    ``"clip"``, one segment; an int R, every output frame its own segment with
+    ``(R - 3) // 2`` frames of warm-up on each side (so it draws on R frames)."""
+    if reach is None:
+        return SEGMENT, WARMUP
+    if reach == "clip":
+        return None, 0
+    reach = check_int(reach, "reach", minimum=WINDOW)
+    return 1, (reach - WINDOW) // 2
+
+
+def _iter_windows(source, scale, window, start, end, todo, max_memory, registration,
+                  overlap, kwargs, stats=None):
     """Yield ``(index, hr)`` for output frames ``start..end-1``: ``hr`` is None for frames
     ``todo(index)`` rejects, and a :class:`FrameFailure` for a frame that could not be
     read or reconstructed. An unreadable frame is left out of the windows that hold it
@@ -532,9 +581,162 @@ def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, ov
     return reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
 
 
+class _States:
+    """HR luma estimates by frame index: in memory up to ``limit`` bytes, beyond that in
+    a temporary folder (a 4K segment's backward pass holds ~40 of 33 MB)."""
+
+    def __init__(self, limit=STATE_MEMORY):
+        self.limit, self.held, self.memory, self.folder = limit, 0, {}, None
+
+    def __setitem__(self, t, image):
+        if self.held + image.nbytes <= self.limit:
+            self.memory[t] = image
+            self.held += image.nbytes
+            return
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="mfsr-states-")
+        np.save(os.path.join(self.folder.name, f"{t}.npy"), to_numpy(image))
+        self.memory[t] = None
+
+    def get(self, t, xp=np):
+        if t not in self.memory:
+            return None
+        image = self.memory[t]
+        if image is None:
+            image = to_device(np.load(os.path.join(self.folder.name, f"{t}.npy")), xp)
+        return image
+
+    def close(self):
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
+def _iter_recursive(source, scale, start, end, todo, max_memory, registration, overlap,
+                    kwargs, stats=None, segment=SEGMENT, warmup=WARMUP):
+    """Yield ``(index, hr)`` for output frames ``start..end-1`` by the bidirectional
+    recursion of :mod:`mfsr.recurrence`, with the conventions of
+    :func:`_iter_reconstruct` (None for frames ``todo`` rejects, a
+    :class:`FrameFailure` for a frame that could not be read or reconstructed).
+
+    Per segment (:func:`~mfsr.recurrence.plan_segments`) the LR frames of its passes
+    are read once; the backward pass solves the luma of every frame from the
+    segment's last warm-up frame down to its first output, each anchored to the
+    previous result; the forward pass then solves from the first warm-up frame up,
+    anchored the same way, in colour (every frame, so that the chain, and with it each
+    output, is the same whichever frames the job writes or skips), and each output's
+    luma becomes the mean of the two passes'. A frame that cannot be read is left out of
+    the windows and the chain links its neighbours; a failed solve restarts the chain.
+    """
+    xp = resolve_backend("cupy") if kwargs.get("backend") == "cupy" else np
+    if registration is None:
+        registration = default_registration(xp)
+    if isinstance(kwargs.get("psf"), str) and kwargs["psf"] == "estimate":
+        raise ValueError("psf='estimate' needs the windowed job (give a window)")
+    psf, phase = degradation_model(kwargs.get("degradation"), scale, kwargs.get("psf"),
+                                   kwargs.get("phase"))
+    n = len(source)
+    if start >= n:
+        raise ValueError(f"start {start} is past the end of {source.path} ({n} frames)")
+    stop = n if end is None else min(end, n)
+    radius = WINDOW // 2
+    for plan in plan_segments(start, stop, n, segment, warmup):
+        if todo is not None and not any(todo(i) for i in plan.outputs):
+            for i in plan.outputs:
+                yield i, None
+            continue
+        yield from _recursive_segment(source, plan, scale, radius, xp, registration,
+                                      psf, phase, todo, max_memory, overlap, kwargs, stats)
+
+
+def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase, todo,
+                       max_memory, overlap, kwargs, stats):
+    frames, luma, unreadable = {}, {}, {}
+    n = len(source)
+    for k in range(max(0, plan.first - radius), min(n, plan.last + radius + 1)):
+        try:
+            f = source.read(k)
+        except ValueError as exc:
+            unreadable[k] = exc
+            continue
+        f = xp.asarray(f) if xp is not np else f
+        frames[k], luma[k] = f, luma_of(f)
+    pairs = _PairMotion(registration, xp=xp)
+    windows = {}
+
+    def window(t):
+        """Window, motion, noise level and codec model of output frame ``t`` (once)."""
+        if t not in windows:
+            indices = [k for k in window_indices(t, n, WINDOW)[0] if k in frames]
+            ref = indices.index(t)
+            grey = xp.stack([luma[k] for k in indices])
+            opts = dict(kwargs)
+            if opts.get("noise") is None:
+                opts["noise"] = estimate_noise(grey)
+            opts["codec"] = codec_model(xp.stack([frames[k] for k in indices]),
+                                        opts.get("codec", "auto"))
+            windows[t] = (indices, pairs.motion(indices, ref, luma), opts)
+            if stats is not None:
+                stats.setdefault("windows", {})[t] = list(indices)
+        return windows[t]
+
+    def solve(t, neighbour, estimate, colour):
+        indices, motion, opts = window(t)
+        opts = dict(opts)
+        if estimate is not None:
+            flow, confidence = pairs.link(t, neighbour, luma)
+            opts["anchor"] = anchor(estimate, flow, confidence, luma[t], scale, psf, phase,
+                                    opts["noise"], ANCHOR_WEIGHT * len(indices))
+        stack = xp.stack([(frames if colour else luma)[k] for k in indices])
+        tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
+        hr = to_device(reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts), xp)
+        return hr, (luma_of(hr) if colour else hr)
+
+    readable = [k for k in range(plan.first, plan.last + 1) if k in frames]
+    backward = _States()
+    try:
+        previous = None
+        for t in reversed([k for k in readable if k >= plan.outputs[0]]):
+            try:
+                backward[t] = solve(t, *(previous or (None, None)), colour=False)[1]
+                previous = (t, backward.get(t, xp))
+            except Exception:           # the chain restarts after a failed frame
+                previous = None
+        previous = None
+        for t in range(plan.first, plan.outputs[-1] + 1):
+            output = t in plan.outputs
+            if t in unreadable:         # the chain links its readable neighbours
+                if output:
+                    yield t, FrameFailure(t, unreadable[t])
+                continue
+            if t not in frames:
+                continue
+            wanted = output and (todo is None or todo(t))
+            try:        # every frame in colour: its state must not depend on the range
+                hr, state = solve(t, *(previous or (None, None)), colour=True)
+            except Exception as exc:    # this frame fails; the job goes on
+                previous = None
+                if output:
+                    yield t, FrameFailure(t, exc)
+                continue
+            previous = (t, state)
+            if not output:
+                continue
+            if not wanted:
+                yield t, None
+                continue
+            other = backward.get(t, xp)
+            if other is not None:       # the mean of the two passes' luma
+                shift = 0.5 * (other - state)
+                hr = hr + (shift[..., None] if hr.ndim == 3 else shift)
+            yield t, to_numpy(xp.clip(hr, 0.0, 1.0).astype(xp.float32))
+    finally:
+        backward.close()
+
+
 def _check_options(scale, window, start, end, max_memory, registration, overlap):
     scale = check_int(scale, "scale", minimum=1)
-    window = check_int(window, "window", minimum=1)
+    if window is not None:
+        window = check_int(window, "window", minimum=1)
     start = check_int(start, "start", minimum=0)
     if end is not None:
         end = check_int(end, "end", minimum=start + 1)
@@ -554,10 +756,18 @@ def _open(source):
     return FrameSource(source), True
 
 
-def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=None,
+def reconstruct_video(source, scale=4, window=None, *, method="irls", degradation=None,
                       registration=None, start=0, end=None, max_memory=DEFAULT_MAX_MEMORY,
-                      overlap=TILE_OVERLAP, backend="auto", **kwargs):
-    """Super-resolve every frame of a video with a sliding temporal window.
+                      overlap=TILE_OVERLAP, backend="auto", reach=None, **kwargs):
+    """Super-resolve every frame of a video, drawing on the whole clip.
+
+    By default (``window=None``) each output frame draws on every frame the motion can
+    follow, forward and backward (:mod:`mfsr.recurrence`): it is solved from a 3-frame
+    window plus the neighbouring frames' results warped into its view, in a forward and
+    a backward pass over segments of 32 frames (8 frames of warm-up on each side), with
+    a per-pixel confidence that decays along the chain of flows; the cost per frame is
+    about two 3-frame solves whatever the clip's length. ``window=K`` gives the
+    windowed job instead: each frame from the K frames around it, nothing else.
 
     Parameters
     ----------
@@ -565,11 +775,14 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
         Video file (OpenCV) or folder of PNG/TIFF/JPEG frames (sorted naturally).
     scale : int
         Upscaling factor.
-    window : int
-        Frames per window, centred on the output frame; near the ends of the video the
-        window is cut (shorter, asymmetric), never padded with copies.
+    window : int, optional
+        None (default): the whole-clip recursion. An int: frames per window, centred on
+        the output frame; near the ends of the video the window is cut (shorter,
+        asymmetric), never padded with copies.
     method, degradation, backend
-        As in :func:`mfsr.reconstruct`.
+        As in :func:`mfsr.reconstruct`. The recursion needs a method that takes an
+        anchor (``"irls"``, ``"pnp"``); others run the windowed job with 5 frames when
+        ``window`` is None.
     registration : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}, optional
         Estimator of the pairwise flows between consecutive LR frames (forward and
         backward, each pair once); window motions are composed from them. Default
@@ -580,13 +793,20 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
         comes to the host once). Host estimators still work on the device, on host
         copies of the lumas.
     start, end : int
-        Output frames ``start .. end - 1`` (default: to the end). Windows still use the
-        frames outside this range, so a frame's result does not depend on them.
+        Output frames ``start .. end - 1`` (default: to the end). Windows and the
+        recursion's segments still use the frames outside this range, so a frame's
+        result does not depend on them.
     max_memory : int or None
         Bytes one reconstruction may use (estimate of :func:`tile_grid`); larger frames
         are split into overlapping tiles blended with linear ramps. None: never tile.
     overlap : int
         LR pixels by which tiles reach past their cores.
+    reach : None, "clip" or int
+        How far the recursion reaches (``window=None`` only): None (default) the
+        segments above; ``"clip"``, one segment, the whole clip (every backward result
+        of the job held at once, in memory up to 1 GiB, then in a temporary folder); an
+        int R >= 3, each output frame from the R frames around it (its own passes: R - 1
+        solves per frame, for measurements of quality against reach).
     **kwargs
         More options of :func:`mfsr.reconstruct` (``iterations``, ``noise``, ``psf``,
         ``color``, ...). The noise level, when not given, is estimated once per window
@@ -605,7 +825,7 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
     Examples
     --------
     >>> import mfsr                                      # doctest: +SKIP
-    >>> for hr in mfsr.reconstruct_video("clip.mp4", scale=2, window=5):  # doctest: +SKIP
+    >>> for hr in mfsr.reconstruct_video("clip.mp4", scale=2):  # doctest: +SKIP
     ...     print(hr.shape)
     """
     scale, window, start, end, max_memory, overlap = _check_options(
@@ -613,9 +833,12 @@ def reconstruct_video(source, scale=4, window=5, *, method="irls", degradation=N
     _check_kwargs(kwargs)
     kwargs.update(method=method, degradation=degradation, backend=backend)
     src, owned = _open(source)
+    if reach is not None and window is not None:
+        raise ValueError("reach applies to the recursion (window=None), not to windows")
+    _segments(reach)   # checked before the first frame
     return _frames_only(src, owned, _iter_reconstruct(src, scale, window, start, end, None,
                                                       max_memory, registration, overlap,
-                                                      kwargs))
+                                                      kwargs, reach=reach))
 
 
 def _frames_only(src, owned, items):
