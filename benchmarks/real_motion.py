@@ -67,6 +67,13 @@ def produce(config, source, deg, out, targets):
                                                       degradation=preset)):
             write_image(os.path.join(out, names[t]), hr, 16)
         return
+    if config == "reach:clip":  # one whole-clip job gives every target (same passes)
+        for t, hr in enumerate(mfsr.reconstruct_video(source, SCALE, start=min(todo),
+                                                      end=max(todo) + 1, reach="clip",
+                                                      degradation=preset), min(todo)):
+            if t in todo:
+                write_image(os.path.join(out, names[t]), hr, 16)
+        return
     for t in todo:              # one output frame, with the given reach or window
         if kind == "window":
             kw = {"window": int(value)}
@@ -94,8 +101,10 @@ def run_config(args, config, clip, deg, targets, today=False):
 
 # ---------------------------------------------------------------- measuring
 
-def load(folder, indices=None):
-    names = sorted(f for f in os.listdir(folder) if f.endswith(".png"))
+def load(folder, indices=None, names=None):
+    """Frames ``indices`` (default all) of a folder of PNGs as float RGB; ``names``: the
+    clip's file names (a folder may hold only some of the clip's frames)."""
+    names = names or sorted(f for f in os.listdir(folder) if f.endswith(".png"))
     indices = range(len(names)) if indices is None else indices
     out = {}
     for t in indices:
@@ -151,7 +160,8 @@ def evaluate(args, clip, deg):
         print(f"[{clip} {deg}] {name}: {result[name]['psnr']:.3f} dB, gain "
               f"{result[name]['gain']:+.3f} (plain bicubic {result[name]['gain_plain_bicubic']:+.3f}),"
               f" grid {result[name]['grid_ratio']:.2f}x GT", flush=True)
-    if args.reach and clip != "bigbuckbunny":
+    if args.reach and clip != "bigbuckbunny" and (args.reach_clips is None
+                                                  or clip in args.reach_clips):
         sweeps = {"today windows": [(f"window:{r}", r, True) for r in REACHES],
                   "new reach": [(f"reach:{r}", r, False) for r in REACHES]
                   + [("reach:clip", "clip", False)]}
@@ -160,7 +170,9 @@ def evaluate(args, clip, deg):
             for config, reach, today in rows:
                 run_config(args, config, clip, deg, reach_targets, today)
                 out = load(_folder(args.cache, ("today-" if today else "new-") + config,
-                                   clip, deg), reach_targets)
+                                   clip, deg), reach_targets,
+                           sorted(f for f in os.listdir(os.path.join(root, "GT"))
+                                  if f.endswith(".png")))
                 result[label][str(reach)] = scores(gt, out, lr, deg, reach_targets)["psnr"]
             print(f"[{clip} {deg}] {label}: " + ", ".join(
                 f"{k}: {v:.3f}" for k, v in result[label].items()), flush=True)
@@ -209,8 +221,9 @@ def reach_figure(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    clips = [c for c in results if c != "bigbuckbunny"]
-    degs = sorted({d for c in clips for d in results[c]})
+    clips = [c for c in results if c != "bigbuckbunny"
+             and any("new reach" in r for r in results[c].values())]
+    degs = sorted({d for c in clips for d in results[c] if "new reach" in results[c][d]})
     fig, axes = plt.subplots(len(degs), len(clips), figsize=(3 * len(clips), 2.6 * len(degs)),
                              squeeze=False)
     for i, deg in enumerate(degs):
@@ -267,6 +280,8 @@ def main(argv=None):
     p.add_argument("--degradations", nargs="+", default=["BDx4", "BIx4"])
     p.add_argument("--no-reach", dest="reach", action="store_false",
                    help="skip the quality-against-reach sweep")
+    p.add_argument("--reach-clips", nargs="*",
+                   help="clips of the reach sweep (default: all the clips)")
     p.add_argument("--no-bigbuckbunny", dest="bbb", action="store_false")
     p.add_argument("--no-timing", dest="timing", action="store_false")
     p.add_argument("--repeat", type=int, default=2)
