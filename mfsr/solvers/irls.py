@@ -17,8 +17,10 @@ steps, warm-started.
   (4-neighbourhood and diagonals): spatially adaptive, so edges are smoothed less.
 
 On the GPU a solve makes no host read until its end and runs a fixed number of
-kernel-set calls: per re-weighting, the residuals and their sort keys
-(:func:`~mfsr.kernels.reference.irls_residuals`), one ``xp.sort``, the data weights with
+kernel-set calls: per re-weighting, the frames less their photometric offsets
+(:func:`~mfsr.kernels.reference.remove_offsets`), the residuals and their sort keys
+(:func:`~mfsr.kernels.reference.irls_residuals`, again on the patches' RMS from
+:func:`~mfsr.kernels.reference.local_filter`), one ``xp.sort``, the data weights with
 the median read on the device (:func:`~mfsr.kernels.reference.irls_data_weights`), the
 neighbour differences, one ``xp.sort`` and the pair weights with ``lambda`` folded in
 (:func:`~mfsr.kernels.reference.irls_prior_weights`), and after the CG steps one call for
