@@ -569,16 +569,24 @@ def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, ov
     xp = get_array_module(frames[indices[ref]])
     stack = xp.stack([frames[k] for k in indices])
     motion = pairs.motion(indices, ref, luma)
-    opts = dict(kwargs)
-    if opts.get("noise") is None:
-        opts["noise"] = estimate_noise(xp.stack([luma[k] for k in indices]))
-    # one codec model per window, shared by its tiles like the noise level
-    opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
+    opts = _window_options(stack, luma, indices, kwargs)
     tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
     if stats is not None:
         stats["tiles"] = len(tiles)
         stats["pairs"] = list(pairs.computed)
     return reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
+
+
+def _window_options(stack, luma, indices, kwargs):
+    """``kwargs`` with the window's noise level (estimated from the luma of frames
+    ``indices`` unless given) and its codec model (from ``stack``, the window's frames):
+    one of each per window, shared by its tiles."""
+    xp = get_array_module(stack)
+    opts = dict(kwargs)
+    if opts.get("noise") is None:
+        opts["noise"] = estimate_noise(xp.stack([luma[k] for k in indices]))
+    opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
+    return opts
 
 
 class _States:
@@ -668,12 +676,8 @@ def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase
         if t not in windows:
             indices = [k for k in window_indices(t, n, WINDOW)[0] if k in frames]
             ref = indices.index(t)
-            grey = xp.stack([luma[k] for k in indices])
-            opts = dict(kwargs)
-            if opts.get("noise") is None:
-                opts["noise"] = estimate_noise(grey)
-            opts["codec"] = codec_model(xp.stack([frames[k] for k in indices]),
-                                        opts.get("codec", "auto"))
+            opts = _window_options(xp.stack([frames[k] for k in indices]), luma, indices,
+                                   kwargs)
             windows[t] = (indices, pairs.motion(indices, ref, luma), opts)
             if stats is not None:
                 stats.setdefault("windows", {})[t] = list(indices)

@@ -6,7 +6,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from test_video import make_sequence
+from test_video import lr_dir, seq  # noqa: F401  (the 8-frame pan as fixtures)
 
 import mfsr
 from mfsr import io, recurrence, video
@@ -14,20 +14,6 @@ from mfsr.distributed import DEFAULT_CHUNK, chunk_ranges
 from mfsr.kernels.geometry import upsample_flow
 
 FAST = dict(method="irls", iterations=1, degradation="BD", backend="numpy")
-
-
-@pytest.fixture(scope="module")
-def seq():
-    return make_sequence()
-
-
-@pytest.fixture
-def lr_dir(tmp_path, seq):
-    folder = tmp_path / "lr"
-    folder.mkdir()
-    for k, f in enumerate(seq[0]):
-        io.write_image(folder / f"{k}.png", f)
-    return folder
 
 
 def test_segments_cover_each_output_once_with_warmup():
