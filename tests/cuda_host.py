@@ -147,7 +147,7 @@ def _host_cupy(build_dir, extra_flags=()):
     cp = types.ModuleType("cupy")
     cp.ndarray = np.ndarray
     for name in ("ascontiguousarray", "asarray", "empty", "empty_like", "zeros", "zeros_like",
-                 "any", "float32", "float64", "int32", "int64"):
+                 "any", "sort", "float32", "float64", "int32", "int64"):
         setattr(cp, name, getattr(np, name))
     cp.asnumpy = np.asarray
     cp.RawModule = RawModule

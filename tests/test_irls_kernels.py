@@ -28,7 +28,7 @@ from mfsr.degradation import SystemOperator
 from mfsr.kernels import reference
 from mfsr.motion import Motion
 from mfsr.solvers.cg import cg_solve
-from mfsr.solvers.irls import _n_pairs, _sorted_median
+from mfsr.solvers.irls import _n_pairs
 
 KERNEL_SETS = ["reference", "numba", "cuda_host", pytest.param("cupy", marks=pytest.mark.gpu)]
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-10, "atol": 1e-10}}
@@ -204,8 +204,11 @@ def test_irls_data_weights_match_the_reference_and_numpys_median(kernel_set, dty
     np.testing.assert_array_equal(r, ax - y)
     er, ekeys = reference.irls_residuals(ax, y, c)
     np.testing.assert_array_equal(np.asarray(keys), np.asarray(ekeys))
-    beta = kernel_set.irls_data_weights(np.sort(keys), r, c, 2.0)
-    expected = reference.irls_data_weights(np.sort(ekeys), er, c, 2.0)
+    median = kernel_set.irls_key_median(keys)
+    assert np.shape(median) == () and median.dtype == dtype
+    assert float(median) == float(reference.irls_key_median(ekeys))
+    beta = kernel_set.irls_data_weights(median, r, c, 2.0)
+    expected = reference.irls_data_weights(reference.irls_key_median(ekeys), er, c, 2.0)
     np.testing.assert_array_equal(beta, expected)
     # the definition: Huber weights with the MAD scale of the confident residuals
     absr = np.abs(ax - y)
@@ -223,9 +226,12 @@ def test_irls_prior_weights_match_the_reference(kernel_set, dtype, shape, weight
     x = rng.random(shape).astype(dtype)
     d = reference.smoothness_differences(x)
     n = _n_pairs(shape)
-    s = np.sort(d, axis=None)
-    got = kernel_set.irls_prior_weights(s, n, d, 2.0, weight)
-    np.testing.assert_array_equal(got, reference.irls_prior_weights(s, n, d, 2.0, weight))
+    median = kernel_set.irls_difference_median(d, n)
+    assert float(median) == float(reference.irls_difference_median(d, n))
+    got = kernel_set.irls_prior_weights(median, d, 2.0, weight)
+    np.testing.assert_array_equal(
+        got, reference.irls_prior_weights(reference.irls_difference_median(d, n), d, 2.0,
+                                          weight))
     valid = np.isfinite(d)
     assert np.all(got[~valid] == 0)
     t = 2.0 * max(1.4826 * float(np.median(d[valid])), 1e-4)
@@ -283,12 +289,38 @@ def test_adjoint_with_data_weights_is_the_weighted_adjoint(kernel_set, dtype, rn
         kernel_set.warp_blur_decimate_adjoint(y, warps, *bd.gather_tables_t, weights=b[:2])
 
 
-def test_sorted_median_is_numpys_median(rng):
-    for n in (1, 2, 7, 10):
-        values = rng.random(n).astype(np.float32)
-        s = np.sort(np.concatenate([values, np.full(5, np.inf, np.float32)]))
-        assert _sorted_median(s, n, np) == np.median(values)
-        assert _sorted_median(s, np.asarray(n), np) == np.median(values)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 10, 4096])
+def test_irls_difference_median_is_numpys_median(kernel_set, dtype, n, rng):
+    """The median of the ``n`` finite values, ``+inf`` after them (as the differences of
+    pairs leaving the image), with ties and zeros among them; 0 for none."""
+    values = rng.integers(0, 5, n).astype(dtype) * dtype(0.25) + rng.random(n).astype(dtype) \
+        * (rng.random(n) < 0.5)
+    d = rng.permutation(np.concatenate([values, np.full(9, np.inf, dtype)]))
+    got = kernel_set.irls_difference_median(d.reshape(-1, 1), n)
+    assert float(got) == (float(np.median(values).astype(dtype)) if n else 0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 2, 3, 1000, 70001])
+def test_irls_key_median_is_numpys_median_with_ties(kernel_set, dtype, size, rng):
+    """Over the confident residuals, or all of them when none is; many equal values, so
+    that the two middle ranks fall in one radix bucket and across two."""
+    for confident in (0.0, 0.4, 1.0):
+        ax = rng.integers(-3, 4, size).astype(dtype) * dtype(0.5)
+        ax += (rng.random(size) < 0.3) * rng.random(size).astype(dtype)
+        c = (rng.random(size) < confident).astype(dtype)
+        _, keys = kernel_set.irls_residuals(ax, np.zeros_like(ax), c)
+        mask = c > 0.5
+        absr = np.abs(ax)[mask] if mask.any() else np.abs(ax)
+        assert float(kernel_set.irls_key_median(keys)) == float(np.median(absr).astype(dtype))
+
+
+def test_irls_medians_refuse_bad_input():
+    with pytest.raises(ValueError, match="keys"):
+        reference.irls_key_median(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="n must"):
+        reference.irls_difference_median(np.zeros(3, np.float32), 4)
 
 
 def test_cg_solve_with_tol_zero_runs_every_step_and_solves(rng):

@@ -25,7 +25,7 @@ import cupy as cp
 import numpy as np
 
 from . import reference
-from .buffers import deliver
+from .buffers import check_out, deliver
 from .cuda import KERNELS, SUFFIXES, source
 from .geometry import flow_axis_weights
 from .reference import axpby, axpy, rho  # noqa: F401  (xp code, shared with the reference)
@@ -246,10 +246,11 @@ def smoothness_differences(x, out=None):
     if not _fast(x) or x.ndim != 2:
         return reference.smoothness_differences(x, out)
     x = cp.ascontiguousarray(x)
-    d = cp.empty((len(reference.SMOOTHNESS_OFFSETS),) + tuple(x.shape), dtype=x.dtype)
+    shape = (len(reference.SMOOTHNESS_OFFSETS),) + tuple(x.shape)
+    d = cp.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
     _launch(_kernel("smoothness_differences", x.dtype), d.size,
             (x, x.dtype.type(np.inf), np.int64(x.shape[0]), np.int64(x.shape[1]), d))
-    return deliver(d, out)
+    return d
 
 
 def weighted_smoothness(v, alphas, out=None, base=None):
@@ -344,6 +345,7 @@ def cg_step(gg, x, p, g, q):
 
 
 _KEY_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+_VALUE_TYPES = {np.dtype(k): v for v, k in _KEY_TYPES.items()}
 
 
 def irls_residuals(ax, y, confidence):
@@ -360,30 +362,60 @@ def irls_residuals(ax, y, confidence):
     return r, keys
 
 
-def irls_data_weights(sorted_keys, r, confidence, threshold):
-    """The data weights in one pass, the median read from the sorted keys on the device;
-    see :func:`mfsr.kernels.reference.irls_data_weights`."""
+def irls_key_median(keys):
+    """The residuals' median as a 0-d device array: ``cp.sort`` of the keys, then one
+    thread reads it; see :func:`mfsr.kernels.reference.irls_key_median`."""
+    if not (isinstance(keys, cp.ndarray) and keys.ndim == 1 and keys.size
+            and keys.dtype in _VALUE_TYPES):
+        return reference.irls_key_median(keys)
+    median = cp.empty((), _VALUE_TYPES[keys.dtype])
+    _launch(_kernel("irls_key_median", median.dtype), 1,
+            (cp.sort(keys), np.int64(keys.size), median))
+    return median
+
+
+def irls_difference_median(d, n):
+    """The median of the ``n`` smallest differences as a 0-d device array: ``cp.sort``,
+    then one thread reads it; see :func:`mfsr.kernels.reference.irls_difference_median`."""
+    n = int(n)
+    if not (_fast(d) and 0 <= n <= d.size):
+        return reference.irls_difference_median(d, n)
+    median = cp.empty((), d.dtype)
+    _launch(_kernel("irls_sorted_median", d.dtype), 1,
+            (cp.sort(d, axis=None), np.int64(n), median))
+    return median
+
+
+def _device_scalar(value, dtype):
+    """``value`` as a 0-d device array of ``dtype`` (no copy when it is one)."""
+    if isinstance(value, cp.ndarray) and value.dtype == dtype and value.ndim == 0:
+        return value
+    return cp.asarray(value, dtype=dtype).reshape(())
+
+
+def irls_data_weights(median, r, confidence, threshold):
+    """The data weights in one pass, the median read on the device; see
+    :func:`mfsr.kernels.reference.irls_data_weights`."""
     if not (_fast(r, confidence) and r.dtype == confidence.dtype and r.shape ==
-            confidence.shape and isinstance(sorted_keys, cp.ndarray) and
-            sorted_keys.dtype == _KEY_TYPES.get(r.dtype) and sorted_keys.size == r.size):
-        return reference.irls_data_weights(sorted_keys, r, confidence, threshold)
+            confidence.shape):
+        return reference.irls_data_weights(median, r, confidence, threshold)
     r, c = cp.ascontiguousarray(r), cp.ascontiguousarray(confidence)
     out = cp.empty_like(r)
     _launch(_kernel("irls_data_weights", r.dtype), r.size,
-            (cp.ascontiguousarray(sorted_keys), r, c, np.float64(threshold),
+            (_device_scalar(median, r.dtype), r, c, np.float64(threshold),
              np.int64(r.size), out))
     return out
 
 
-def irls_prior_weights(sorted_d, n, d, threshold, weight=1.0):
-    """The pair weights in one pass; see
-    :func:`mfsr.kernels.reference.irls_prior_weights`."""
-    if not (_fast(d, sorted_d) and sorted_d.dtype == d.dtype and sorted_d.size == d.size):
-        return reference.irls_prior_weights(sorted_d, n, d, threshold, weight)
+def irls_prior_weights(median, d, threshold, weight=1.0, out=None):
+    """The pair weights in one pass, the median read on the device (in place when
+    ``out`` is ``d``); see :func:`mfsr.kernels.reference.irls_prior_weights`."""
+    if not _fast(d) or (out is not None and not _fast(out)):
+        return reference.irls_prior_weights(median, d, threshold, weight, out)
     d = cp.ascontiguousarray(d)
-    out = cp.empty_like(d)
+    out = cp.empty_like(d) if out is None else check_out(out, d.shape, d.dtype)
     _launch(_kernel("irls_prior_weights", d.dtype), d.size,
-            (cp.ascontiguousarray(sorted_d), np.int64(n), d, np.float64(threshold),
+            (_device_scalar(median, d.dtype), d, np.float64(threshold),
              d.dtype.type(weight), np.int32(weight != 1.0), np.int64(d.size), out))
     return out
 

@@ -22,9 +22,10 @@ functions with the same signatures and results (to float tolerance):
   ``cg_update`` / ``cg_direction``: conjugate-gradient steps whose scalars stay on the
   device, and ``cg_step``: ``cg_update`` with its inner products (``p.q`` and the new
   ``g.g``) in the same call (:mod:`mfsr.solvers.irls`, :func:`mfsr.solvers.cg_solve`).
-- ``irls_residuals``, ``irls_data_weights``, ``irls_prior_weights``, ``irls_objective``:
-  an IRLS re-weighting and its history values in a handful of calls, the medians from a
-  sort (the caller's ``xp.sort``) read on the device.
+- ``irls_residuals``, ``irls_key_median``, ``irls_difference_median``,
+  ``irls_data_weights``, ``irls_prior_weights``, ``irls_objective``:
+  an IRLS re-weighting and its history values in a handful of calls, the medians
+  kept on the device (0-d arrays).
 - ``warp_difference``: the photometric check's differences ``frames - W_k reference``
   of a whole stack in one call.
 - ``local_filter``, ``normalized_filter``, ``remove_offsets``: small separable filters of an image stack
@@ -541,8 +542,9 @@ def _as_float64(v, xp):
 
 # ------------------------------------------------------------------- IRLS re-weighting
 #
-# The robust scales of :mod:`mfsr.solvers.irls` are medians, taken on a sorted copy
-# (``xp.sort``, the caller's) so that no host read is needed. The data weights' median
+# The robust scales of :mod:`mfsr.solvers.irls` are medians, returned as 0-d arrays so
+# that no host read is needed (here from a sorted copy; the Numba set selects them by
+# radix passes, the CuPy set sorts on the device). The data weights' median
 # runs over the residuals of the pixels with confidence above 1/2 (over all of them when
 # there is none): :func:`irls_residuals` makes integer sort keys that put those first,
 # in the order of ``|r|``, so that one sort serves both cases.
@@ -595,15 +597,55 @@ def _key_median(s, xp):
     return (lo + hi) * dtype(0.5)
 
 
-def irls_data_weights(sorted_keys, r, confidence, threshold):
-    """Data weights ``c * min(1, t_r / max(|r|, 1e-12))`` with ``t_r =
-    _irls_threshold(median, threshold)`` and ``median`` that of :func:`irls_residuals`'
-    keys sorted (``sorted_keys``); in ``r``'s dtype.
+def irls_key_median(keys):
+    """The median of ``|r|`` from :func:`irls_residuals`' keys: over the residuals with
+    confidence above 1/2, over all of them when there is none; rounded as ``np.median``
+    (the mean of the two middle values).
 
     Parameters
     ----------
-    sorted_keys : 1-D integer array
-        ``xp.sort`` of the keys of :func:`irls_residuals`.
+    keys : 1-D int32 or int64 array
+        The keys of :func:`irls_residuals`.
+
+    Returns
+    -------
+    0-d array of the residuals' dtype (float32 for int32 keys), on ``keys``' device.
+    """
+    xp = get_array_module(keys)
+    if keys.ndim != 1 or keys.dtype not in (np.int32, np.int64) or keys.size == 0:
+        raise ValueError("keys must be the non-empty 1-D int32/int64 keys of irls_residuals, "
+                         f"got {keys.dtype} of shape {keys.shape}")
+    return xp.asarray(_key_median(xp.sort(keys), xp))
+
+
+def irls_difference_median(d, n):
+    """The median of the ``n`` smallest values of ``d`` (:func:`smoothness_differences`,
+    whose ``n`` finite values come before its ``+inf``), rounded as ``np.median``; ``0``
+    for ``n == 0``.
+
+    Returns
+    -------
+    0-d array of ``d``'s dtype, on ``d``'s device.
+    """
+    xp = get_array_module(d)
+    n = int(n)
+    if not 0 <= n <= d.size:
+        raise ValueError(f"n must lie in [0, d.size = {d.size}], got {n}")
+    dtype = d.dtype.type
+    if n == 0:
+        return xp.zeros((), d.dtype)
+    s = xp.sort(d, axis=None)
+    return xp.asarray((s[(n - 1) // 2] + s[n // 2]) * dtype(0.5))
+
+
+def irls_data_weights(median, r, confidence, threshold):
+    """Data weights ``c * min(1, t_r / max(|r|, 1e-12))`` with ``t_r =
+    _irls_threshold(median, threshold)``; in ``r``'s dtype.
+
+    Parameters
+    ----------
+    median : 0-d array
+        The residuals' robust centre, :func:`irls_key_median` of their keys.
     r, confidence : arrays of one shape and dtype
     threshold : float
 
@@ -612,28 +654,27 @@ def irls_data_weights(sorted_keys, r, confidence, threshold):
     array, ``r``'s shape and dtype
     """
     xp = get_array_module(r)
-    t = _irls_threshold(_key_median(sorted_keys, xp), threshold, r.dtype, xp)
+    t = _irls_threshold(median, threshold, r.dtype, xp)
     return confidence * xp.minimum(1.0, t / xp.maximum(xp.abs(r), 1e-12))
 
 
-def irls_prior_weights(sorted_d, n, d, threshold, weight=1.0):
+def irls_prior_weights(median, d, threshold, weight=1.0, out=None):
     """Pair weights ``weight * min(1, t_p / max(d, 1e-12))`` (each product rounded in the
     dtype) from :func:`smoothness_differences` ``d`` (``+inf`` where a pair leaves the
     image: weight 0 there) and ``t_p = _irls_threshold(median, threshold)``, ``median``
-    that of the ``n`` first values of ``sorted_d`` (``xp.sort(d, axis=None)``), ``0`` for
-    ``n == 0``.
+    that of the valid differences (:func:`irls_difference_median`).
+
+    ``out``: optional array of ``d``'s shape and dtype to write into (``d`` itself: the
+    weights replace the differences).
 
     Returns
     -------
     array (4, H, W) of ``d``'s dtype
     """
     xp = get_array_module(d)
-    n = int(n)
-    dtype = d.dtype.type
-    median = (sorted_d[(n - 1) // 2] + sorted_d[n // 2]) * dtype(0.5) if n else 0.0
     t = _irls_threshold(median, threshold, d.dtype, xp)
     alphas = xp.minimum(1.0, t / xp.maximum(d, 1e-12))
-    return alphas * weight if weight != 1.0 else alphas
+    return deliver(alphas * weight if weight != 1.0 else alphas, out)
 
 
 def irls_objective(ax, y, beta, confidence, x, alphas=None):

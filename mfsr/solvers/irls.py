@@ -20,10 +20,12 @@ On the GPU a solve makes no host read until its end and runs a fixed number of
 kernel-set calls: per re-weighting, the frames less their photometric offsets
 (:func:`~mfsr.kernels.reference.remove_offsets`), the residuals and their sort keys
 (:func:`~mfsr.kernels.reference.irls_residuals`, again on the patches' RMS from
-:func:`~mfsr.kernels.reference.local_filter`), one ``xp.sort``, the data weights with
-the median read on the device (:func:`~mfsr.kernels.reference.irls_data_weights`), the
-neighbour differences, one ``xp.sort`` and the pair weights with ``lambda`` folded in
-(:func:`~mfsr.kernels.reference.irls_prior_weights`), and after the CG steps one call for
+:func:`~mfsr.kernels.reference.local_filter`), their median
+(:func:`~mfsr.kernels.reference.irls_key_median`, a 0-d device array), the data weights
+(:func:`~mfsr.kernels.reference.irls_data_weights`), the neighbour differences, their
+median (:func:`~mfsr.kernels.reference.irls_difference_median`) and the pair weights with
+``lambda`` folded in (:func:`~mfsr.kernels.reference.irls_prior_weights`), and after the
+CG steps one call for
 both history values (:func:`~mfsr.kernels.reference.irls_objective`, 0-d device arrays);
 per CG step ``A p``, ``A^T (beta A p)`` (the weights applied as the adjoint reads),
 the smoothness operator added in place, :func:`~mfsr.kernels.reference.cg_step` and
@@ -56,24 +58,15 @@ def _n_pairs(shape):
     return sum(max(H - abs(dy), 0) * max(W - abs(dx), 0) for dy, dx in _OFFSETS)
 
 
-def _sorted_median(s, n, xp):
-    """The median of the ``n`` first values of the ascending 1-D array ``s`` (``n`` a host
-    int or a 0-d device integer array, read on the device), rounded as ``np.median``: the
-    mean of the two middle values (one value counted twice when ``n`` is odd)."""
-    if isinstance(n, (int, np.integer)):
-        lo, hi = s[(n - 1) // 2], s[n // 2]
-    else:
-        lo, hi = xp.take(s, (n - 1) // 2), xp.take(s, n // 2)
-    return (lo + hi) * 0.5
-
-
-def _prior_weights(x, threshold, ks, xp, weight=1.0):
+def _prior_weights(x, threshold, ks, weight=1.0, out=None):
     """Per-pair weights ``(4, H, W)``: ``weight * min(1, t_p / |d_o(p)|)`` at each pair's
     base ``p``, 0 where the pair leaves the image; ``t_p`` from the median of the valid
-    ``|d_o|`` (two kernel-set calls and one sort)."""
-    d = ks.smoothness_differences(x)  # +inf where the pair leaves the image
-    return ks.irls_prior_weights(xp.sort(d, axis=None), _n_pairs(x.shape), d, threshold,
-                                 weight)
+    ``|d_o|`` (three kernel-set calls). ``out``: a ``(4, H, W)`` buffer to compute them
+    in (the previous weights, no longer needed), so that a solve pages in no fresh
+    memory for them at each re-weighting."""
+    d = ks.smoothness_differences(x, out=out)  # +inf where the pair leaves the image
+    median = ks.irls_difference_median(d, _n_pairs(x.shape))
+    return ks.irls_prior_weights(median, d, threshold, weight, out=d)
 
 
 def local_rms(r, size=PATCH):
@@ -84,7 +77,7 @@ def local_rms(r, size=PATCH):
 
 
 def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, prior=True,
-             ax=None, weight=1.0, patch=PATCH, zeros=None):
+             ax=None, weight=1.0, patch=PATCH, zeros=None, alphas=None):
     xp = get_array_module(x)
     ks = kernels_for(x)
     ax = operator.forward(x) if ax is None else ax
@@ -93,8 +86,8 @@ def _weights(operator, frames, x, confidence, data_threshold, prior_threshold, p
         r = local_rms(r, patch)
         r, keys = ks.irls_residuals(r, xp.zeros_like(r) if zeros is None else zeros,
                                     confidence)
-    beta = ks.irls_data_weights(xp.sort(keys), r, confidence, data_threshold)
-    alphas = _prior_weights(x, prior_threshold, ks, xp, weight) if prior else None
+    beta = ks.irls_data_weights(ks.irls_key_median(keys), r, confidence, data_threshold)
+    alphas = _prior_weights(x, prior_threshold, ks, weight, out=alphas) if prior else None
     return beta, alphas
 
 
@@ -191,8 +184,9 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
     hist = History()
     smooth = bool(weight)
     ax = operator.forward(x)
-    observed, beta = frames, None
+    observed, beta, alphas = frames, None, None
     zeros = xp.zeros_like(ax)   # local_rms' keys are those of |rms - 0|
+    q = xp.empty_like(x)        # every normal map's result: CG uses it within one step
     if anchor is not None:
         anchor_image, anchor_weights = anchor
     for _ in range(outer):
@@ -202,12 +196,13 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
                                      reference)
         # lambda folded into the pair weights: one smoothness call per normal map below
         beta, alphas = _weights(operator, frames, x, conf, data_threshold, prior_threshold,
-                                prior=smooth, ax=ax, weight=weight, zeros=zeros)
+                                prior=smooth, ax=ax, weight=weight, zeros=zeros,
+                                alphas=alphas)
         gamma = None if anchor is None else _anchor_weights(x, anchor_image, anchor_weights,
                                                             data_threshold, xp)
 
         def normal(v):
-            out = operator.adjoint(operator.forward(v), weights=beta)
+            out = operator.adjoint(operator.forward(v), weights=beta, out=q)
             if smooth:
                 out = ks.weighted_smoothness(v, alphas, out=out, base=out)
             if gamma is not None:

@@ -40,6 +40,8 @@ KERNELS = {
     "ell_gather_rows_weighted": "operator",
     "pairwise_prior_gradient": "prior",
     "irls_residuals": "irls",
+    "irls_key_median": "irls",
+    "irls_sorted_median": "irls",
     "irls_data_weights": "irls",
     "irls_prior_weights": "irls",
     "irls_objective_partials": "irls",

@@ -8,7 +8,8 @@
 // takes the terms of the two pairs of each offset it belongs to, (q - o, q) and (q, q + o),
 // in the order of mfsr.kernels.reference.weighted_smoothness; no atomics, deterministic.
 //
-// The IRLS re-weighting (irls_residuals, irls_data_weights, irls_prior_weights,
+// The IRLS re-weighting (irls_residuals, irls_key_median, irls_sorted_median,
+// irls_data_weights, irls_prior_weights,
 // irls_objective_*) and the CG step with its inner products (dot_partials, sum_partials,
 // cg_update_dot) sum in double, per block and then in one block, in a fixed order: no
 // atomics, the same bits on every run.
@@ -113,20 +114,31 @@ MFSR_HD T irls_huber_weight(T t, T d) {
             keys[i] = c[i] > T(0.5) ? (KEY)(b | mfsr_key_flag(b)) : b;                   \
         }                                                                                \
     }                                                                                    \
-    /* beta = c min(1, t_r / max(|r|, 1e-12)), t_r from the sorted keys' median */      \
+    /* median[0] = the median of the n sorted keys (one thread: irls_key_median) */     \
+    MFSR_KERNEL void irls_key_median_##SUFFIX(                                           \
+        const KEY* __restrict__ sorted, mfsr_index n, T* __restrict__ median) {          \
+        MFSR_GRID_LOOP(i, 1) median[0] = irls_key_median<T, KEY>(sorted, n);             \
+    }                                                                                    \
+    /* median[0] = the median of the n_valid first sorted values, 0 for none (one */   \
+    /* thread: irls_difference_median) */                                              \
+    MFSR_KERNEL void irls_sorted_median_##SUFFIX(                                        \
+        const T* __restrict__ sorted, mfsr_index n_valid, T* __restrict__ median) {      \
+        MFSR_GRID_LOOP(i, 1) median[0] = n_valid > 0                                     \
+            ? (sorted[(n_valid - 1) / 2] + sorted[n_valid / 2]) * T(0.5) : T(0);         \
+    }                                                                                    \
+    /* beta = c min(1, t_r / max(|r|, 1e-12)), t_r from the residuals' median */        \
     MFSR_KERNEL void irls_data_weights_##SUFFIX(                                         \
-        const KEY* __restrict__ sorted, const T* __restrict__ r,                         \
+        const T* __restrict__ median, const T* __restrict__ r,                           \
         const T* __restrict__ c, double threshold, mfsr_index n, T* __restrict__ out) {  \
-        const T t = irls_threshold_of<T>(irls_key_median<T, KEY>(sorted, n), threshold); \
+        const T t = irls_threshold_of<T>(median[0], threshold);                          \
         MFSR_GRID_LOOP(i, n) out[i] = c[i] * irls_huber_weight<T>(t, fabs(r[i]));        \
     }                                                                                    \
-    /* alphas = weight min(1, t_p / max(d, 1e-12)), t_p from the n_valid first sorted */ \
+    /* alphas = weight min(1, t_p / max(d, 1e-12)), t_p from the differences' median; */\
+    /* out may be d (each element read, then written, by one thread) */                \
     MFSR_KERNEL void irls_prior_weights_##SUFFIX(                                        \
-        const T* __restrict__ sorted, mfsr_index n_valid, const T* __restrict__ d,       \
-        double threshold, T weight, int scaled, mfsr_index n, T* __restrict__ out) {     \
-        const T median = n_valid > 0                                                     \
-            ? (sorted[(n_valid - 1) / 2] + sorted[n_valid / 2]) * T(0.5) : T(0);         \
-        const T t = irls_threshold_of<T>(median, threshold);                             \
+        const T* __restrict__ median, const T* d,                                        \
+        double threshold, T weight, int scaled, mfsr_index n, T* out) {                  \
+        const T t = irls_threshold_of<T>(median[0], threshold);                          \
         MFSR_GRID_LOOP(i, n) {                                                           \
             const T a = irls_huber_weight<T>(t, d[i]);                                   \
             out[i] = scaled ? a * weight : a;                                            \
