@@ -424,6 +424,14 @@ def codec_model(frames, codec="auto", picture_types=None):
     return detect_codec(frames, codec, picture_types)
 
 
+#: Chroma (Cb, Cr) is fused on an HR grid this many times coarser than the luma's and
+#: interpolated (bicubic) onto it, where it divides the scale: a quarter of the unknowns
+#: and of the operator's cost for planes that carry little detail at the luma's resolution
+#: (bigbuckbunny BDx4 720p, 5-frame windows: chroma PSNR and time in
+#: benchmarks/results/chroma_grid.json).
+CHROMA_COARSENING = 2
+
+
 def _chroma(ycc, operator, codec, motion, ref, sigma, xp):
     """HR Cb and Cr by :func:`_fuse_chroma`: on the chroma's own 4:2:0 grid for decoded
     video (whose RGB repeats each chroma sample over 2x2 pixels), else on the luma's."""
@@ -438,13 +446,18 @@ def _chroma(ycc, operator, codec, motion, ref, sigma, xp):
 
 def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
     """Cheap chroma: a few CG steps of the quadratic model with a strong Tikhonov prior,
-    started from the upsampled reference, so the frames' chroma noise averages out."""
+    started from the upsampled reference, so the frames' chroma noise averages out; on
+    an HR grid :data:`CHROMA_COARSENING` times coarser than the luma's when it divides
+    the scale (:meth:`~mfsr.degradation.SystemOperator.coarsened`), then interpolated."""
     from .priors import Tikhonov
-    weight = 4.0 * prior_weight(sigma, operator.n_frames, "tikhonov")
-    x0 = upsample(stack[ref], operator.scale, operator.phase)
+    coarse = operator.scale % CHROMA_COARSENING == 0
+    op = operator.coarsened(CHROMA_COARSENING) if coarse else operator
+    weight = 4.0 * prior_weight(sigma, op.n_frames, "tikhonov")
+    x0 = upsample(stack[ref], op.scale, op.phase)
     # tol=0: the fixed number of steps, with no host read of the residual per step
-    return solvers.conjugate_gradient(operator, stack, x0, Tikhonov(), weight, iterations,
-                                      tol=0.0, record=False)[0]
+    x = solvers.conjugate_gradient(op, stack, x0, Tikhonov(), weight, iterations,
+                                   tol=0.0, record=False)[0]
+    return upsample(x, CHROMA_COARSENING, 0.0) if coarse else x
 
 
 __all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS", "Options",

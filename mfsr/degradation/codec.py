@@ -319,7 +319,7 @@ def chroma_420_operator(motion, scale, psf, phase):
         From the HR image ``(s h, s w)`` to chroma planes ``(K, h / 2, w / 2)``.
     """
     from ..motion import Motion
-    from .psf import GaussianPSF
+    from .psf import GaussianPSF, psf_variance
     from .system import SystemOperator
 
     k, h, w = motion.confidence.shape
@@ -328,7 +328,7 @@ def chroma_420_operator(motion, scale, psf, phase):
     flows = _blocks_2x2(motion.flows).mean(axis=(2, 4)) / 2
     confidence = _blocks_2x2(motion.confidence).mean(axis=(2, 4))
     half = Motion(flows.astype(np.float32), confidence.astype(np.float32), motion.reference)
-    sigma = np.sqrt(_psf_variance(psf) + (2 * scale) ** 2 / 12)
+    sigma = np.sqrt(psf_variance(psf) + (2 * scale) ** 2 / 12)
     return SystemOperator(half, 2 * scale, GaussianPSF(float(sigma)), phase + scale / 2)
 
 
@@ -337,15 +337,6 @@ def _blocks_2x2(a):
     blocks: ``(K, h / 2, 2, w / 2, 2, ...)``."""
     k, h, w = a.shape[:3]
     return a.reshape((k, h // 2, 2, w // 2, 2) + tuple(a.shape[3:]))
-
-
-def _psf_variance(psf):
-    """Variance (HR pixels squared) of a PSF along one axis, from its taps."""
-    weights, (first, _) = psf.taps_2d(0.0, 0.0)
-    marginal = np.asarray(weights).sum(axis=1)
-    x = first + np.arange(len(marginal))
-    mean = float(np.sum(marginal * x) / np.sum(marginal))
-    return float(np.sum(marginal * (x - mean) ** 2) / np.sum(marginal))
 
 
 __all__ = ["CodecModel", "detect_codec", "chroma_block_score", "jpeg_quality", "jpeg_sigma",

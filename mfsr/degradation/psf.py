@@ -184,3 +184,21 @@ def make_psf(psf, scale: int = 4) -> PSF:
     if hasattr(psf, "shape") or isinstance(psf, (list, tuple)):
         return KernelPSF(psf)
     raise TypeError(f"psf must be a PSF, a number, a name or a 2-D kernel, got {type(psf).__name__}")
+
+
+def psf_variance(psf):
+    """Variance of a PSF along one axis (HR pixels squared), from its taps at offset 0.
+
+    Parameters
+    ----------
+    psf : PSF
+
+    Returns
+    -------
+    float
+    """
+    weights, (first, _) = psf.taps_2d(0.0, 0.0)
+    marginal = np.asarray(weights).sum(axis=1)
+    x = first + np.arange(len(marginal))
+    mean = float(np.sum(marginal * x) / np.sum(marginal))
+    return float(np.sum(marginal * (x - mean) ** 2) / np.sum(marginal))

@@ -12,6 +12,7 @@ from .._validation import check_int
 from ..kernels import kernels_for
 from ..kernels.buffers import deliver
 from ..motion import Motion
+from .psf import GaussianPSF, psf_variance
 from .sampling import BlurDecimate
 from .warp import Warp, upsample_flow
 
@@ -65,6 +66,7 @@ class SystemOperator:
         self.phase = self.blur_decimate.phase
         self.confidence = motion.confidence
         self.flows = motion.flows
+        self.reference = motion.reference
         self._warps = None
         self._warp_states = {}
         bd = self.blur_decimate
@@ -73,6 +75,34 @@ class SystemOperator:
             xp = get_array_module(motion.flows)
             self._sampling = _device_tables(bd.gather_tables, xp)
             self._sampling_t = _device_tables(bd.gather_tables_t, xp)
+
+    def coarsened(self, factor=2):
+        """The same frames seen from an HR grid ``factor`` times coarser.
+
+        Coarse pixel ``c`` sits on HR pixel ``factor c`` (so that
+        :func:`mfsr.interpolate.upsample` by ``factor`` with ``phase=0`` brings a coarse
+        image back onto this operator's grid), LR pixel ``i`` on coarse coordinate
+        ``(scale i + phase) / factor``; the PSF is the Gaussian of the same variance, in
+        coarse pixels; the motion is the same. For quantities that need less resolution
+        than the luma (chroma): the coarse model is an approximation.
+
+        Parameters
+        ----------
+        factor : int
+            Divides :attr:`scale`.
+
+        Returns
+        -------
+        SystemOperator
+            From ``(H / factor, W / factor)`` to the same LR stack.
+        """
+        factor = check_int(factor, "factor", minimum=1)
+        if self.scale % factor:
+            raise ValueError(f"factor must divide the scale {self.scale}, got {factor}")
+        psf = GaussianPSF(float(np.sqrt(psf_variance(self.psf))) / factor)
+        phase = self.phase / factor
+        return SystemOperator(Motion(self.flows, self.confidence, self.reference),
+                              self.scale // factor, psf, phase)
 
     def with_confidence(self, confidence):
         """This operator with other data weights ``(K, h, w)``; the warps prepared for
