@@ -20,6 +20,8 @@ QP (``export_side_data=venc_params``). The error is the decoded frame's BT.601 l
 - ``repeat``: the fraction of frame k's error that repeats frame k-1's: the regression
   coefficient of e_k on e_{k-1} per block (median over blocks, and pooled), same pixel and
   along the motion;
+- ``pooled_texture_fit``: the same texture fit over every sequence and CRF at once (the
+  coefficients of :data:`mfsr.degradation.codec.TEXTURE_ERROR_FIT`);
 - ``codec_y_plane``: the error RMS, consecutive correlation and 7-frame average on the
   codec's own Y plane (studio range: the decoder's Y minus the Y the encoder was given),
   which leaves out the RGB round trip;
@@ -151,13 +153,20 @@ def linear_fit(columns, target):
     return [float(c) for c in coef], float(r2)
 
 
-def texture_fits(error, decoded_luma, qp, size):
-    """log(block RMS) against log(1 + gradient energy), with and without QP."""
+def texture_samples(error, decoded_luma, size):
+    """Per block: log(1 + gradient energy of the decoded block), log(error RMS), and the
+    mask of the blocks kept (RMS above ``MIN_RMS``)."""
     err_rms = np.sqrt(np.mean(blocks(error, size) ** 2, axis=-1))
     g = np.mean(blocks(gradient_energy(decoded_luma), size), axis=-1)
     keep = err_rms > MIN_RMS
-    target = np.log(err_rms[keep])
-    tex = np.log1p(g[keep])
+    return np.log1p(g[keep]), np.log(err_rms[keep]), keep, err_rms
+
+
+def texture_fits(error, decoded_luma, qp, size, pool=None):
+    """log(block RMS) against log(1 + gradient energy), with and without QP."""
+    tex, target, keep, err_rms = texture_samples(error, decoded_luma, size)
+    if pool is not None:
+        pool.setdefault(size, []).append((tex, target))
     coef, r2 = linear_fit([tex], target)
     out = {"block": size, "blocks": int(keep.sum()), "left_out": int((~keep).sum()),
            "r2_texture": r2, "coef_texture": {"a": coef[0], "b": coef[1]}}
@@ -183,7 +192,7 @@ def repeat_fraction(e_now, e_prev, valid, size):
             "share_above_0.8": float(np.mean(beta > 0.8))}
 
 
-def measure(clean_rgb, crf, args):
+def measure(clean_rgb, crf, args, pool=None):
     data = encode_video(clean_rgb, "x264", crf, args.preset, None)
     decoded, types = decode_video(data)
     decoded = decoded[:, :clean_rgb.shape[1], :clean_rgb.shape[2]]
@@ -234,7 +243,7 @@ def measure(clean_rgb, crf, args):
                "independent_rms_on_motion_pixels": one_motion / np.sqrt(n),
                "along_motion_valid_share": float(np.mean([m.size for m in mean_motion])
                                                  / e[0].size)}
-    texture = [texture_fits(e, dec_y, qp, s) for s in args.blocks]
+    texture = [texture_fits(e, dec_y, qp, s, pool) for s in args.blocks]
     ep = codec_plane_error(clean_rgb, data)
     windows = [ep[c - half:c + half + 1] for c in range(half, k - half)]
     plane = {"error_rms_codes": rms(ep), "corr_same_pixel": pearson(ep[1:], ep[:-1]),
@@ -264,7 +273,7 @@ def main(argv=None):
     if any(b not in (8, 16) for b in args.blocks):
         p.error(f"--blocks must be 8 or 16, got {args.blocks}")
     t0 = time.time()
-    results = {}
+    results, pool = {}, {}
     for seq in args.sequences:
         folder = os.path.join(args.data, seq, args.source)
         if not os.path.isdir(folder):
@@ -272,7 +281,7 @@ def main(argv=None):
         _, clean = read_folder(folder)
         results[seq] = {}
         for crf in args.crf:
-            r = measure(clean, crf, args)
+            r = measure(clean, crf, args, pool)
             results[seq][f"x264_crf{crf}"] = r
             a, t = r["average"], {x["block"]: x for x in r["texture"]}
             rep = {x["block"]: x for x in r["repeat"]["same_pixel"]}
@@ -300,6 +309,17 @@ def main(argv=None):
                     line += (f", texture+QP {t[s]['r2_texture_qp']:.3f}, "
                              f"QP alone {t[s]['r2_qp']:.3f}")
                 print(line, flush=True)
+    # one fit over every sequence and CRF: the coefficients of
+    # mfsr.degradation.codec.TEXTURE_ERROR_FIT (8x8 blocks, 8-bit codes)
+    results["pooled_texture_fit"] = {}
+    for s, parts in pool.items():
+        tex = np.concatenate([t for t, _ in parts])
+        target = np.concatenate([y for _, y in parts])
+        coef, r2 = linear_fit([tex], target)
+        results["pooled_texture_fit"][str(s)] = {"a": coef[0], "b": coef[1], "r2": r2,
+                                                 "blocks": int(tex.size)}
+        print(f"pooled {s}x{s} fit over {len(parts)} sets: log(RMS codes) = {coef[0]:.3f} + "
+              f"{coef[1]:.3f} log(1 + g), R^2 {r2:.3f}", flush=True)
     if args.out:
         write_json(args.out, run_record(__file__, args, results, t0))
     print(f"done in {time.time() - t0:.1f} s")
