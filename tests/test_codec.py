@@ -206,3 +206,55 @@ def test_decoded_video_chroma_is_reconstructed_on_its_own_grid(burst):
     def chroma_psnr(x):
         return 10 * np.log10(1 / np.mean((rgb_to_ycbcr(x)[4:-4, 4:-4, 1:] - truth) ** 2))
     assert chroma_psnr(out) > chroma_psnr(bicubic) + 0.1
+
+
+def _block_rms(a, block):
+    k, h, w = a.shape
+    a = a[:, :h // block * block, :w // block * block]
+    return np.sqrt(np.mean(a.reshape(k, h // block, block, w // block, block) ** 2,
+                           axis=(2, 4)))
+
+
+def test_block_error_level_follows_the_real_codec_error():
+    from mfsr.color import rgb_to_ycbcr
+    from mfsr.degradation.codec import TEXTURE_ERROR_FIT, block_error_level
+
+    # camera (sky above, grass and coat below) as 3 slightly panned frames through x264
+    camera = data.camera()
+    clean = np.stack([camera[100 + 2 * i:228 + 2 * i, 100 + 3 * i:292 + 3 * i]
+                      for i in range(3)])
+    decoded = compress_video(clean, "x264", 28)
+    level = block_error_level(decoded)
+    assert level.shape == clean.shape and level.dtype == np.float32
+    block = TEXTURE_ERROR_FIT["block"]
+    # constant on each block, positive, and at a codec's level (0.5 to 25 codes)
+    assert np.all(level == np.repeat(np.repeat(level[:, ::block, ::block], block, 1),
+                                     block, 2)[:, :clean.shape[1], :clean.shape[2]])
+    assert 0.5 / 255 < level.min() and level.max() < 25 / 255
+    # where the level is higher the codec really erred more (rank correlation by block)
+    error = rgb_to_ycbcr(decoded / 255.0)[..., 0] - clean / 255.0
+    truth = np.log(_block_rms(error, block) + 1e-4).ravel()
+    predicted = np.log(level[:, ::block, ::block]).ravel()[:truth.size]
+    rank = lambda v: np.argsort(np.argsort(v))
+    assert np.corrcoef(rank(truth), rank(predicted))[0, 1] > 0.6  # 0.89 here
+    # a flat frame gets the fit's floor exp(a); luma and RGB input agree
+    flat = block_error_level(np.full((1, 16, 24), 0.5))
+    np.testing.assert_allclose(flat, np.exp(TEXTURE_ERROR_FIT["a"]) / 255, rtol=1e-5)
+    grey = rgb_to_ycbcr(decoded / 255.0)[..., 0]
+    np.testing.assert_allclose(block_error_level(grey), level, rtol=1e-4)
+
+
+def test_block_error_level_rejects_bad_arguments():
+    from mfsr.degradation.codec import block_error_level
+
+    frames = np.zeros((2, 16, 16))
+    with pytest.raises(ValueError, match="frames"):
+        block_error_level(np.zeros((16, 16)))
+    with pytest.raises(ValueError, match="frames"):
+        block_error_level(np.zeros((2, 16, 16, 2)))
+    with pytest.raises(TypeError, match="coefficients"):
+        block_error_level(frames, coefficients=[0.4, 0.2, 8])
+    with pytest.raises(ValueError, match="coefficients"):
+        block_error_level(frames, coefficients={"a": 0.4, "b": 0.2})
+    with pytest.raises(ValueError, match="block"):
+        block_error_level(frames, coefficients={"a": 0.4, "b": 0.2, "block": 1})

@@ -60,6 +60,12 @@ JPEG_SIGMA_BOUNDS = (0.008, 0.035)
 # 0.0158; benchmarks/results/compressed_sets.json): intra-coded frames are trusted more (measured effect
 # on the reconstruction: +0.002 dB, so it is an option, not wired into the video job).
 PICTURE_TYPE_ERROR = {"I": 0.8, "P": 0.93, "B": 1.0}
+# Per-block error level of decoded video from the decoded block's texture (issue 25):
+# log(block RMS error, 8-bit codes) = a + b log(1 + g), g the block's mean squared
+# forward difference of the luma (codes^2), 8x8 LR blocks; fitted over bigbuckbunny and
+# carphone BDx4 through x264 at CRF 23 and 28 at once (R^2 0.49; per set 0.39-0.64):
+# ``python benchmarks/codec_error.py``, its "pooled 8x8 fit" line
+TEXTURE_ERROR_FIT = {"a": 0.460, "b": 0.194, "block": 8}
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,68 @@ def detect_codec(frames, codec="auto", picture_types=None):
                       evidence)
 
 
+def block_error_level(frames, coefficients=None):
+    """Per-pixel codec error level predicted from the decoded frames' block texture.
+
+    Each ``block x block`` block of the luma (the last blocks of a side that does not
+    divide take what is left) gets ``exp(a + b log(1 + g)) / 255``, ``g`` the block's
+    mean squared forward difference of the luma in 8-bit codes squared: textured blocks
+    keep more quantisation error than flat ones, which the codec leaves clean
+    (:data:`TEXTURE_ERROR_FIT`, measured by ``benchmarks/codec_error.py``). The level
+    does not know the CRF: it is a relative map at a typical streaming rate.
+
+    Parameters
+    ----------
+    frames : array, shape (K, h, w) or (K, h, w, 3)
+        Decoded luma (or RGB, whose BT.601 luma is taken) in [0, 1] (or uint8); NumPy or
+        CuPy.
+    coefficients : dict, optional
+        ``{"a": float, "b": float, "block": int}``; default :data:`TEXTURE_ERROR_FIT`.
+
+    Returns
+    -------
+    array, shape (K, h, w), float32
+        The error level (standard deviation, [0, 1] units) of each pixel's block, on the
+        frames' array module.
+    """
+    from ..backend import get_array_module
+    from ..color import as_float_image, rgb_to_ycbcr
+
+    frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
+    coefficients = TEXTURE_ERROR_FIT if coefficients is None else coefficients
+    if not isinstance(coefficients, dict):
+        raise TypeError(f"coefficients must be a dict, got {type(coefficients).__name__}")
+    if set(coefficients) != {"a", "b", "block"}:
+        raise ValueError(f"coefficients must have the keys 'a', 'b', 'block', got "
+                         f"{sorted(coefficients)}")
+    block = coefficients["block"]
+    if not isinstance(block, (int, np.integer)) or block < 2:
+        raise ValueError(f"coefficients['block'] must be an int >= 2, got {block!r}")
+    xp = get_array_module(frames)
+    images = as_float_image(frames)
+    if images.ndim == 4:
+        if images.shape[-1] != 3:
+            raise ValueError(f"frames must be (K, h, w) luma or (K, h, w, 3) RGB, got "
+                             f"shape {frames.shape}")
+        images = rgb_to_ycbcr(images)[..., 0]
+    y = images.astype(xp.float32) * 255
+    k, h, w = y.shape
+    g = xp.zeros_like(y)
+    g[:, :, :-1] += xp.diff(y, axis=2) ** 2
+    g[:, :-1] += xp.diff(y, axis=1) ** 2
+    hb, wb = -(-h // block), -(-w // block)
+    # block sums over whole blocks of an edge-padded copy, the count of real pixels each
+    padded = xp.zeros((k, hb * block, wb * block), xp.float32)
+    padded[:, :h, :w] = g
+    count = xp.zeros((hb * block, wb * block), xp.float32)
+    count[:h, :w] = 1
+    sums = padded.reshape(k, hb, block, wb, block).sum(axis=(2, 4))
+    counts = count.reshape(hb, block, wb, block).sum(axis=(1, 3))
+    level = xp.exp(coefficients["a"] + coefficients["b"] * xp.log1p(sums / counts)) / 255
+    level = xp.repeat(xp.repeat(level, block, axis=1), block, axis=2)[:, :h, :w]
+    return xp.ascontiguousarray(level.astype(xp.float32))
+
+
 def chroma_420_planes(chroma):
     """The 4:2:0 chroma planes of decoded video: the mean of each aligned 2x2 block.
 
@@ -339,5 +407,6 @@ def _blocks_2x2(a):
     return a.reshape((k, h // 2, 2, w // 2, 2) + tuple(a.shape[3:]))
 
 
-__all__ = ["CodecModel", "detect_codec", "chroma_block_score", "jpeg_quality", "jpeg_sigma",
+__all__ = ["CodecModel", "detect_codec", "block_error_level", "chroma_block_score",
+           "jpeg_quality", "jpeg_sigma",
            "chroma_420_planes", "chroma_420_operator", "CODECS"]
