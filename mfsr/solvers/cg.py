@@ -6,7 +6,7 @@ from ..kernels import kernels_for
 from .history import History
 
 
-def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
+def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None, residual=None):
     """Solve ``normal(x) = rhs`` for a symmetric positive (semi-)definite linear map.
 
     The scalars of the iteration (``g.g``, ``p.q`` and the step sizes) stay 0-d arrays of
@@ -32,6 +32,10 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
         Stop when ``||rhs - M x|| <= tol * ||rhs - M x0||`` (checked on the host).
     callback : callable, optional
         Called with ``x`` after each step.
+    residual : array, optional
+        ``rhs - normal(x)`` at the start, when the caller has it more cheaply (a solver
+        that holds ``A x`` gets it with one adjoint and no forward map); ``rhs`` is then
+        not used and may be None. Consumed (updated in place).
 
     Returns
     -------
@@ -40,7 +44,7 @@ def cg_solve(normal, rhs, x, iterations, tol=0.0, callback=None):
     """
     xp = get_array_module(x)
     vec = kernels_for(x)  # in-place, parallel vector updates: no image per step
-    g = rhs - normal(x)
+    g = rhs - normal(x) if residual is None else residual
     p = g.copy()
     gg = xp.vdot(g, g)
     stop = tol > 0 or callback is not None

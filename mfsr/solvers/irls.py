@@ -31,7 +31,9 @@ per CG step ``A p``, ``A^T (beta A p)`` (the weights applied as the adjoint read
 the smoothness operator added in place, :func:`~mfsr.kernels.reference.cg_step` and
 :func:`~mfsr.kernels.reference.cg_direction` (:func:`mfsr.solvers.cg_solve` with
 ``tol=0``). ``A x`` is computed once per estimate (the history's is the next
-re-weighting's). The history is read back once (:meth:`History.read_back`).
+re-weighting's), and the CG's starting residual comes from it with one adjoint
+(``A^T beta (y - A x)``), not from a normal map of ``x`` and a second adjoint for the
+right-hand side. The history is read back once (:meth:`History.read_back`).
 """
 from __future__ import annotations
 
@@ -209,10 +211,14 @@ def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,
                 out += gamma * v
             return out
 
-        rhs = operator.adjoint(frames, weights=beta)
+        # the start's residual A^T beta (y - A x) - lambda S x - gamma (x - p) from the
+        # A x at hand: one adjoint and no forward map
+        g = operator.adjoint(frames - ax, weights=beta)
+        if smooth:
+            g -= ks.weighted_smoothness(x, alphas, out=q)
         if gamma is not None:
-            rhs += gamma * anchor_image
-        x = cg_solve(normal, rhs, x, inner)
+            g += gamma * (anchor_image - x)
+        x = cg_solve(normal, None, x, inner, residual=g)
         ax = operator.forward(x)  # the history's and the next re-weighting's
         hist.record(*ks.irls_objective(ax, frames, beta, conf, x, alphas if smooth else None))
     return x, hist.read_back()
