@@ -24,6 +24,9 @@ writes them):
   ``scipy.ndimage.gaussian_filter(sigma=1.6, mode="reflect")`` (truncate 4.0), sampled
   ``[::4, ::4]`` (phase 0), ``np.round(255 * x)`` to uint8. This reproduces
   ``shared/data/bigbuckbunny/BDx4`` from its GT bit for bit.
+* ``BDx4_noise5/``: ``BDx4`` before rounding plus Gaussian noise of sigma 5/255
+  (``numpy.random.default_rng([0, frame_index])``), clipped to [0, 1], rounded (the
+  protocol of ``shared/data/bigbuckbunny/BDx4_noise5``, for the noisy-input default).
 * ``BIx4/``: ``mfsr.degradation.imresize(gt_rgb_uint8, 0.25)`` (MATLAB ``imresize`` bicubic
   with antialiasing, uint8 rounded per pass like MATLAB).
 
@@ -179,6 +182,16 @@ def bd_x4(gt_rgb):
     return np.clip(np.round(b * 255.0), 0, 255).astype(np.uint8)
 
 
+def bd_x4_noise5(gt_rgb, index):
+    """BD x4 before rounding, plus Gaussian noise of sigma 5/255 (generator seeded by
+    ``(0, index)``), clipped to [0, 1] and rounded: the shared ``BDx4_noise5`` protocol."""
+    x = gt_rgb.astype(np.float64) / 255.0
+    b = np.stack([ndi.gaussian_filter(x[..., c], BD_SIGMA, mode="reflect")
+                  for c in range(x.shape[-1])], -1)[::SCALE, ::SCALE]
+    b = b + np.random.default_rng([0, index]).normal(0.0, 5.0 / 255.0, b.shape)
+    return np.clip(np.round(np.clip(b, 0, 1) * 255.0), 0, 255).astype(np.uint8)
+
+
 def bi_x4(gt_rgb):
     from mfsr.degradation import imresize
     out = imresize(gt_rgb, 1.0 / SCALE)
@@ -219,13 +232,14 @@ def build_clip(clip, dirs, out):
             frames.append(decode_image(data))
             src_index.append(f["path"])
     cdir = os.path.join(out, clip["name"])
-    rec = {k: [] for k in ("GT", "BDx4", "BIx4")}
+    rec = {k: [] for k in ("GT", "BDx4", "BIx4", "BDx4_noise5")}
     pix = {k: [] for k in rec}
     for k in rec:
         os.makedirs(os.path.join(cdir, k), exist_ok=True)
     for i, rgb in enumerate(frames):
         gt = to_gt(rgb, clip)
-        for k, img in (("GT", gt), ("BDx4", bd_x4(gt)), ("BIx4", bi_x4(gt))):
+        for k, img in (("GT", gt), ("BDx4", bd_x4(gt)), ("BIx4", bi_x4(gt)),
+                       ("BDx4_noise5", bd_x4_noise5(gt, i))):
             fsha, psha = write_png(os.path.join(cdir, k, f"{i:04d}.png"), img)
             rec[k].append(fsha)
             pix[k].append(psha)
@@ -240,7 +254,8 @@ def build_clip(clip, dirs, out):
         "processing": {"source_size_hw": clip["source_size"], "crop_y0_y1_x0_x1": clip["crop"],
                        "resize_wh_inter_area": clip.get("resize"),
                        "yuv_matrix": clip.get("colorspace")},
-        "sizes_hw": {"GT": [h, w], "BDx4": [h // 4, w // 4], "BIx4": [h // 4, w // 4]},
+        "sizes_hw": {"GT": [h, w], "BDx4": [h // 4, w // 4], "BIx4": [h // 4, w // 4],
+                     "BDx4_noise5": [h // 4, w // 4]},
         "sha256_png": rec,
         "gt_pixel_digest": gt_digest,
     }
@@ -270,7 +285,9 @@ def main(argv=None):
         "protocol": {"GT": "8-bit PNG, BGR as OpenCV writes it, dims multiple of 4",
                      "BDx4": "gaussian_filter(GT/255 float64 per channel, sigma=1.6, mode=reflect, "
                              "truncate=4.0)[::4, ::4], np.round(*255) to uint8",
-                     "BIx4": "mfsr.degradation.imresize(GT RGB uint8, 0.25) (MATLAB bicubic, antialiasing)"},
+                     "BIx4": "mfsr.degradation.imresize(GT RGB uint8, 0.25) (MATLAB bicubic, antialiasing)",
+                     "BDx4_noise5": "BDx4 before rounding + N(0, 5/255) (default_rng([0, frame])), "
+                                    "clipped to [0, 1], rounded"},
     }
     bad = []
     for clip in clips:
