@@ -101,9 +101,9 @@ def main(argv=None):
             row["speedup_min"] = round(row["baseline"]["min_s"] / row["current"]["min_s"], 3)
             results.append(row)
             print(json.dumps(row), flush=True)
-    if args.out:
-        write_json(args.out, {"command": command_line(argv), "results": results,
-                              "cpu_count": os.cpu_count()})
+            if args.out:
+                write_json(args.out, {"command": command_line(__file__), "results": results,
+                                      "cpu_count": os.cpu_count()})
     return 0
 
 

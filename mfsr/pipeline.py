@@ -434,30 +434,34 @@ CHROMA_COARSENING = 2
 
 def _chroma(ycc, operator, codec, motion, ref, sigma, xp):
     """HR Cb and Cr by :func:`_fuse_chroma`: on the chroma's own 4:2:0 grid for decoded
-    video (whose RGB repeats each chroma sample over 2x2 pixels), else on the luma's."""
+    video (whose RGB repeats each chroma sample over 2x2 pixels), else on the luma's;
+    the HR grid :data:`CHROMA_COARSENING` times coarser than the luma's where that
+    divides the scale (:meth:`~mfsr.degradation.SystemOperator.coarsened`; one operator,
+    its warps prepared once, for both planes), then interpolated onto the luma's."""
     h, w = ycc.shape[1:3]
     if codec.kind == "video" and h % 2 == 0 and w % 2 == 0:
-        half = chroma_420_operator(motion, operator.scale, operator.psf, operator.phase)
+        op = chroma_420_operator(motion, operator.scale, operator.psf, operator.phase)
         planes = [chroma_420_planes(ycc[..., c]) for c in (1, 2)]
-        return xp.stack([_fuse_chroma(half, p, ref, sigma) for p in planes], axis=-1)
-    return xp.stack([_fuse_chroma(operator, ycc[..., c], ref, sigma) for c in (1, 2)],
-                    axis=-1)
+    else:
+        op, planes = operator, [ycc[..., c] for c in (1, 2)]
+    coarse = op.scale % CHROMA_COARSENING == 0
+    if coarse:
+        op = op.coarsened(CHROMA_COARSENING)
+    fused = [_fuse_chroma(op, p, ref, sigma) for p in planes]
+    if coarse:
+        fused = [upsample(x, CHROMA_COARSENING, 0.0) for x in fused]
+    return xp.stack(fused, axis=-1)
 
 
 def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
     """Cheap chroma: a few CG steps of the quadratic model with a strong Tikhonov prior,
-    started from the upsampled reference, so the frames' chroma noise averages out; on
-    an HR grid :data:`CHROMA_COARSENING` times coarser than the luma's when it divides
-    the scale (:meth:`~mfsr.degradation.SystemOperator.coarsened`), then interpolated."""
+    started from the upsampled reference, so the frames' chroma noise averages out."""
     from .priors import Tikhonov
-    coarse = operator.scale % CHROMA_COARSENING == 0
-    op = operator.coarsened(CHROMA_COARSENING) if coarse else operator
-    weight = 4.0 * prior_weight(sigma, op.n_frames, "tikhonov")
-    x0 = upsample(stack[ref], op.scale, op.phase)
+    weight = 4.0 * prior_weight(sigma, operator.n_frames, "tikhonov")
+    x0 = upsample(stack[ref], operator.scale, operator.phase)
     # tol=0: the fixed number of steps, with no host read of the residual per step
-    x = solvers.conjugate_gradient(op, stack, x0, Tikhonov(), weight, iterations,
-                                   tol=0.0, record=False)[0]
-    return upsample(x, CHROMA_COARSENING, 0.0) if coarse else x
+    return solvers.conjugate_gradient(operator, stack, x0, Tikhonov(), weight, iterations,
+                                      tol=0.0, record=False)[0]
 
 
 __all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS", "Options",
