@@ -43,6 +43,17 @@ WINDOW = 3
 #: real-motion development set, benchmarks/realmotion: 0.003 / 0.006 / 0.012 gave a mean
 #: gain over bicubic of 1.67 / 1.68 / 1.64 dB on BDx4).
 ANCHOR_WEIGHT = 0.006
+#: How the anchor's weight grows with the frames' noise level ``sigma`` (above
+#: :data:`ANCHOR_SIGMA_FLOOR`): ``(sigma / floor) ** ANCHOR_NOISE_EXPONENT``. The data
+#: term's pull shrinks as the frames get noisier while the anchor (an output already
+#: denoised) does not get worse at the same rate (see :func:`anchor_weight`). Tuned on
+#: the development set with noise of sigma 5/255 added (``BDx4_noise5``, first 16 frames
+#: of each clip, mean gain over bicubic on the BD grid): exponents 0 / 1 / 1.5 / 2 / 2.5 /
+#: 3 gave +1.09 / +1.22 / +1.25 / +1.24 / +1.18 / +1.06 dB (5-frame windows +1.08); on
+#: the clean clips 0 and 1.5 give +1.716 / +1.714 (benchmarks/anchor_noise.py,
+#: benchmarks/results/anchor_noise.json).
+ANCHOR_NOISE_EXPONENT = 1.5
+ANCHOR_SIGMA_FLOOR = 0.004
 #: Output frames per segment and frames of warm-up on each side of it.
 SEGMENT = 32
 WARMUP = 8
@@ -168,6 +179,27 @@ def _cubic_sample(image, cy, cx, xp):
     return out
 
 
+def anchor_weight(sigma, n_frames):
+    """Weight of the anchor at full confidence, per HR pixel, for a window of ``n_frames``
+    frames of noise level ``sigma``: :data:`ANCHOR_WEIGHT` per frame, times
+    ``(max(sigma, floor) / floor) ** ANCHOR_NOISE_EXPONENT`` (floor
+    :data:`ANCHOR_SIGMA_FLOOR`, so clean frames get :data:`ANCHOR_WEIGHT` per frame).
+
+    Parameters
+    ----------
+    sigma : float
+        Noise level of the frames, [0, 1] units.
+    n_frames : int
+        Frames in the solve's window.
+
+    Returns
+    -------
+    float
+    """
+    ratio = max(float(sigma), ANCHOR_SIGMA_FLOOR) / ANCHOR_SIGMA_FLOOR
+    return ANCHOR_WEIGHT * n_frames * ratio ** ANCHOR_NOISE_EXPONENT
+
+
 def anchor(previous, flow, link_confidence, frame, scale, psf, phase, sigma, weight):
     """The anchor of a frame's solve: a neighbour's estimate warped, and its weights.
 
@@ -210,5 +242,6 @@ def anchor(previous, flow, link_confidence, frame, scale, psf, phase, sigma, wei
     return image, (weight * xp.clip(weights, 0.0, 1.0)).astype(xp.float32)
 
 
-__all__ = ["WINDOW", "ANCHOR_WEIGHT", "SEGMENT", "WARMUP", "PassPlan", "plan_segments",
+__all__ = ["WINDOW", "ANCHOR_WEIGHT", "ANCHOR_NOISE_EXPONENT", "ANCHOR_SIGMA_FLOOR",
+           "anchor_weight", "SEGMENT", "WARMUP", "PassPlan", "plan_segments",
            "warp_estimate", "anchor"]

@@ -31,7 +31,7 @@ from .kernels.geometry import bilinear_sample
 from .motion import Motion
 from .methods import METHODS, resolve_method
 from .pipeline import codec_model, default_registration, reconstruct
-from .recurrence import ANCHOR_WEIGHT, SEGMENT, WARMUP, WINDOW, anchor, plan_segments
+from .recurrence import SEGMENT, WARMUP, WINDOW, anchor, anchor_weight, plan_segments
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
 from .registration.confidence import sample
 
@@ -689,7 +689,8 @@ def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase
         if estimate is not None:
             flow, confidence = pairs.link(t, neighbour, luma)
             opts["anchor"] = anchor(estimate, flow, confidence, luma[t], scale, psf, phase,
-                                    opts["noise"], ANCHOR_WEIGHT * len(indices))
+                                    opts["noise"],
+                                    anchor_weight(opts["noise"], len(indices)))
         stack = xp.stack([(frames if colour else luma)[k] for k in indices])
         tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
         hr = to_device(reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts), xp)

@@ -106,3 +106,14 @@ def test_an_unreadable_frame_fails_alone_and_the_chain_links_its_neighbours(lr_d
         a = io.read_image(out / f"{k}.png").astype(float)
         b = io.read_image(ref / f"{k}.png").astype(float)
         assert np.abs(a - b).mean() < 2.0
+
+
+def test_anchor_weight_grows_with_the_noise_above_the_floor():
+    from mfsr.recurrence import (ANCHOR_NOISE_EXPONENT, ANCHOR_SIGMA_FLOOR, ANCHOR_WEIGHT,
+                                 anchor_weight)
+    clean = ANCHOR_WEIGHT * 3
+    assert anchor_weight(0.0, 3) == anchor_weight(ANCHOR_SIGMA_FLOOR, 3) == clean
+    noisy = anchor_weight(4 * ANCHOR_SIGMA_FLOOR, 3)
+    assert noisy > clean
+    np.testing.assert_allclose(noisy, clean * 4 ** ANCHOR_NOISE_EXPONENT)
+    assert anchor_weight(0.02, 3) > anchor_weight(0.01, 3)
