@@ -427,8 +427,8 @@ def codec_model(frames, codec="auto", picture_types=None):
 #: Chroma (Cb, Cr) is fused on an HR grid this many times coarser than the luma's and
 #: interpolated (bicubic) onto it, where it divides the scale: a quarter of the unknowns
 #: and of the operator's cost for planes that carry little detail at the luma's resolution
-#: (bigbuckbunny BDx4 720p, 5-frame windows: chroma PSNR and time in
-#: benchmarks/results/chroma_grid.json).
+#: (bigbuckbunny 720p, 5-frame windows: chroma PSNR +0.11 dB clean, -0.11 dB with noise
+#: sigma 5/255, +0.01 dB through x264, luma unchanged; benchmarks/chroma_grid.py).
 CHROMA_COARSENING = 2
 
 

@@ -32,7 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_array, check_choice
+from .._validation import all_finite, check_array, check_choice, raise_if_not_finite
+from ..backend import get_array_module, to_numpy
+from ..color import as_float_image, rgb_to_ycbcr
+from ..motion import Motion
+from .psf import GaussianPSF, psf_variance
+from .system import SystemOperator
 
 CODECS = ("auto", "none", "video", "jpeg")
 # aliases a user may pass for codec="video"
@@ -117,9 +122,6 @@ def chroma_block_score(frames):
         from a 4:2:0 plane, near 1 for full-resolution chroma, ``nan`` when the frames
         have no chroma detail at all (grey).
     """
-    from ..backend import get_array_module, to_numpy
-    from ..color import as_float_image, rgb_to_ycbcr
-    from .._validation import all_finite, raise_if_not_finite
 
     frames = check_array(frames, "frames", ndim=4, finite="host")
     if frames.shape[-1] != 3:
@@ -171,7 +173,6 @@ def jpeg_quality(frames, qualities=JPEG_QUALITIES):
     """
     import cv2
 
-    from ..color import as_float_image
 
     frames = check_array(frames, "frames", ndim=(3, 4))
     if min(frames.shape[1:3]) < 16:
@@ -242,7 +243,6 @@ def detect_codec(frames, codec="auto", picture_types=None):
     -------
     CodecModel
     """
-    from ..backend import get_array_module, to_numpy
 
     # device frames: no NaN/Inf check here (a sync); chroma_block_score reads its own
     # check back with its result, and the host JPEG test checks its copy
@@ -301,8 +301,6 @@ def block_error_level(frames, coefficients=None):
         The error level (standard deviation, [0, 1] units) of each pixel's block, on the
         frames' array module.
     """
-    from ..backend import get_array_module
-    from ..color import as_float_image, rgb_to_ycbcr
 
     frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
     coefficients = TEXTURE_ERROR_FIT if coefficients is None else coefficients
@@ -386,10 +384,6 @@ def chroma_420_operator(motion, scale, psf, phase):
     SystemOperator
         From the HR image ``(s h, s w)`` to chroma planes ``(K, h / 2, w / 2)``.
     """
-    from ..motion import Motion
-    from .psf import GaussianPSF, psf_variance
-    from .system import SystemOperator
-
     k, h, w = motion.confidence.shape
     if h % 2 or w % 2:
         raise ValueError(f"motion must have even height and width, got {h}x{w}")
