@@ -38,7 +38,7 @@ seq = sys.argv[4] if len(sys.argv) > 4 else "bigbuckbunny"
 orig = pl.data_motion
 
 def patched(codec, motion, luma, sigma):
-    from mfsr.motion import Motion
+    from mfsr.core.motion import Motion
     if codec.kind == "video" and variant in ("min1", "median", "sqrt"):
         level = block_error_level(luma)
         if variant == "min1":

@@ -58,7 +58,7 @@ def grid_energy(result, gt, scale):
 def chroma_psnr(result, gt, scale):
     """PSNR (dB, peak 1) of Cb and Cr (BT.601 full range, as mfsr's colour conversion)
     with a ``scale``-px border cropped."""
-    from mfsr.color import rgb_to_ycbcr
+    from mfsr.core.color import rgb_to_ycbcr
     a = rgb_to_ycbcr(np.clip(np.asarray(result, np.float32), 0, 1))[..., 1:]
     b = rgb_to_ycbcr(np.asarray(gt, np.float32) / 255)[..., 1:]
     err = (a - b)[scale:-scale, scale:-scale]

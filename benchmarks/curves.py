@@ -63,7 +63,7 @@ def curve_noise(gt_all, targets, levels=(0, 2, 5, 10, 15), factors=(0.5, 1.0, 2.
             ref = idx.index(window.index(t))
             stack = lr[idx]
             motion = mfsr.register(stack, reference=ref)
-            luma = mfsr.color.rgb_to_ycbcr(stack.astype(np.float32) / 255)[..., 0]
+            luma = mfsr.core.color.rgb_to_ycbcr(stack.astype(np.float32) / 255)[..., 0]
             sigma = mfsr.degradation.estimate_noise(luma)
             rule = (mfsr.pipeline.IRLS_GAIN * 7 * max(sigma, mfsr.pipeline.IRLS_SIGMA_FLOOR) ** 2
                     if method == "irls" else mfsr.pipeline.prior_weight(sigma, 7))

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 import mfsr
-from mfsr.backend import resolve_backend, to_device, to_numpy
-from mfsr.color import rgb_to_ycbcr
+from mfsr.core.backend import resolve_backend, to_device, to_numpy
+from mfsr.core.color import rgb_to_ycbcr
 from mfsr.registration.dense import flow_dis
 from mfsr.registration.gpu_flow import bilinear_sample, flow_lk
 from results_io import write_json

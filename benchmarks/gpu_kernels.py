@@ -36,9 +36,9 @@ import numpy as np
 
 import mfsr
 from mfsr import kernels
-from mfsr.backend import resolve_backend, to_numpy
+from mfsr.core.backend import resolve_backend, to_numpy
 from mfsr.degradation import GaussianPSF, SystemOperator
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 from mfsr.priors import HuberMRF
 from results_io import write_json
 

@@ -31,7 +31,7 @@ from speed import machine_info  # noqa: E402
 
 from mfsr.degradation.system import SystemOperator  # noqa: E402
 from mfsr.kernels import numba_kernels  # noqa: E402
-from mfsr.motion import Motion  # noqa: E402
+from mfsr.core.motion import Motion  # noqa: E402
 
 LR_SIZES = {"720p": (180, 320), "1080p": (270, 480), "4k": (540, 960)}
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from results_io import run_record, write_json
 
-from mfsr.color import rgb_to_ycbcr
+from mfsr.core.color import rgb_to_ycbcr
 from mfsr.degradation import estimate_noise
 from mfsr.degradation.codec import chroma_block_score, jpeg_quality
 from mfsr.degradation.compression import (PRESETS, VIDEO_CODECS, compress_jpeg,

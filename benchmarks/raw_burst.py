@@ -44,7 +44,7 @@ from skimage import data
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import mfsr  # noqa: E402
-from mfsr.color import linear_to_srgb  # noqa: E402
+from mfsr.core.color import linear_to_srgb  # noqa: E402
 from mfsr.degradation.cfa import simulate_burst  # noqa: E402
 from mfsr.interpolate import upsample  # noqa: E402
 

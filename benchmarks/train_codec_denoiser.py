@@ -45,7 +45,7 @@ from skimage import data
 from train_denoiser import SmallFFDNet, export, load_weights, psnr
 
 import mfsr
-from mfsr.color import rgb_to_ycbcr
+from mfsr.core.color import rgb_to_ycbcr
 from mfsr.degradation.codec import detect_codec
 from mfsr.degradation.compression import compress_jpeg, compress_video
 

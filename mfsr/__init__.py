@@ -7,7 +7,7 @@ from . import degradation, io, metrics, priors, registration, solvers, upscale, 
 from .degradation import simulate, simulate_sequence
 from .degradation.cfa import simulate_burst
 from .interpolate import upsample
-from .motion import Motion
+from .core.motion import Motion
 from .pipeline import METHODS, reconstruct
 from .registration import register
 from .upscale import VideoEncoding, upscale_video

@@ -30,14 +30,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import solvers
-from ._validation import check_array
+from .core.validation import check_array
 from .degradation import CFASystemOperator, SystemOperator, estimate_noise
 from .degradation.cfa import cfa_masks, flow_to_cfa_grid, half_size_grey, raw_to_float
 from .degradation.cfa import _check_pattern
-from .backend import get_array_module, ndimage_module, to_device
+from .core.backend import get_array_module, ndimage_module, to_device
 from .interpolate import upsample
 from .methods import METHODS, Problem, prior_weight
-from .motion import Motion
+from .core.motion import Motion
 from .priors import Tikhonov
 from .registration.confidence import photometric_confidence
 

@@ -32,7 +32,7 @@ import os
 import sys
 import time
 
-from ._validation import check_int
+from .core.validation import check_int
 from .recurrence import SEGMENT
 
 DEFAULT_CHUNK = SEGMENT     # output frames per task: one segment of the recursion

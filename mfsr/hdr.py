@@ -51,8 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_float
-from .backend import to_numpy
+from .core.validation import check_array, check_choice, check_float
+from .core.backend import to_numpy
 
 TRANSFERS = ("pq", "hlg")
 SDR_EOTFS = ("bt1886", "srgb")
@@ -140,7 +140,7 @@ def _check_rgb(a, name):
 
 def _as_signal(a, name):
     """A coded signal (SDR or HDR) as float in [0, 1]: integers by their dtype's range."""
-    from .color import as_float_image
+    from .core.color import as_float_image
     return as_float_image(_check_rgb(a, name), name)
 
 

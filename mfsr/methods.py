@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import solvers
-from ._validation import check_choice
+from .core.validation import check_choice
 from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
 from .solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels, solvers
-from ._validation import check_array, check_choice, check_float, check_int
-from .backend import get_array_module, resolve_backend, to_device, to_numpy
-from .color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
+from .core.validation import check_array, check_choice, check_float, check_int
+from .core.backend import get_array_module, resolve_backend, to_device, to_numpy
+from .core.color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
 from .degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
                                 detect_codec)
@@ -22,7 +22,7 @@ from .interpolate import upsample
 from .methods import (DEFAULT_ITERATIONS, IRLS_GAIN, IRLS_SIGMA_FLOOR, Problem, SolveOptions,
                       prior_weight, resolve_method)
 from .methods import METHODS as _METHODS
-from .motion import Motion
+from .core.motion import Motion
 from .registration import ESTIMATORS, REGISTRATION_METHODS, register
 from .registration.refine import refine_motion
 from .registration.confidence import photometric_confidence
@@ -228,7 +228,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         The frames are raw Bayer mosaics ``(K, h, w)`` with this pattern: demosaicking
         and super-resolution are solved jointly (:doc:`/raw`,
         :func:`mfsr.demosaic.reconstruct_mosaics`); the output is linear camera RGB
-        ``(s*h, s*w, 3)`` (render it with :func:`mfsr.color.render_srgb`).
+        ``(s*h, s*w, 3)`` (render it with :func:`mfsr.core.color.render_srgb`).
         ``color`` and ``codec`` do not apply.
     black_level, white_level : float or 4 floats, optional
         Raw levels of integer mosaics (one value or one per 2x2 site in pattern order);

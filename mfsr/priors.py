@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 
-from .backend import get_array_module
+from .core.backend import get_array_module
 from .denoisers import (DENOISERS, BM3DDenoiser, Denoiser, LearnedDenoiser,  # noqa: F401
                         bm3d_available, make_denoiser)
 from .kernels import kernels_for
 from .kernels.buffers import check_out
-from ._validation import check_choice, check_float, check_int
+from .core.validation import check_choice, check_float, check_int
 
 
 class Prior:

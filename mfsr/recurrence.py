@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .backend import get_array_module
+from .core.backend import get_array_module
 from .degradation import BlurDecimate
 from .interpolate import upsample
 from .kernels.geometry import upsample_flow
-from .motion import Motion
+from .core.motion import Motion
 from .registration.confidence import photometric_confidence
 
 #: LR frames in each output frame's own window (the anchors bring the rest).
@@ -120,7 +120,7 @@ def warp_estimate(image, flow, scale, phase):
         HR estimate of frame ``j``.
     flow : array, shape (h, w, 2)
         LR flow from frame ``t`` to frame ``j`` (frame ``t`` at ``p`` shows frame ``j``
-        at ``p + flow(p)``, the :class:`~mfsr.motion.Motion` convention).
+        at ``p + flow(p)``, the :class:`~mfsr.core.motion.Motion` convention).
     scale : int
     phase : float
         Sampling phase of the model (where LR pixel 0 sits on the HR grid).

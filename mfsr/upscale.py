@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validation import check_choice, check_float
+from .core.validation import check_choice, check_float
 from .io import (FrameSource, VideoWriter, is_video_path, normalise_codec, read_image,
                  write_image)
 from .io.video_file import OUTPUT_CONTAINERS, PRESETS, PRIMARIES, TRANSFERS, VIDEO_BITS

@@ -20,15 +20,15 @@ import tempfile
 import cv2
 import numpy as np
 
-from ._device_cache import device_constant
-from ._validation import check_choice, check_int
-from .backend import get_array_module, resolve_backend, to_device, to_numpy
-from .color import as_float_image, rgb_to_ycbcr
+from .core.device_cache import device_constant
+from .core.validation import check_choice, check_int
+from .core.backend import get_array_module, resolve_backend, to_device, to_numpy
+from .core.color import as_float_image, rgb_to_ycbcr
 from .degradation import degradation_model, estimate_noise
 from .interpolate import REMAP_STEPS, remap_rounds
 from .io import FrameSource
 from .kernels.geometry import bilinear_sample
-from .motion import Motion
+from .core.motion import Motion
 from .methods import METHODS, resolve_method
 from .pipeline import codec_model, default_registration, reconstruct
 from .recurrence import SEGMENT, WARMUP, WINDOW, anchor, anchor_weight, plan_segments
@@ -103,7 +103,7 @@ def compose_flows(pair_flows, pair_confidence=None):
     """Compose a chain of flows into one: frame 0 to frame ``m``.
 
     ``pair_flows[j]`` maps frame ``j`` to frame ``j + 1`` in the convention of
-    :class:`~mfsr.motion.Motion` (frame ``j`` at ``p`` shows frame ``j + 1`` at
+    :class:`~mfsr.core.motion.Motion` (frame ``j`` at ``p`` shows frame ``j + 1`` at
     ``p + f_j(p)``), so ``F(p) = f_0(p) + F_1(p + f_0(p))``, evaluated from the far end
     with bilinear sampling (border replicated). NumPy flows are sampled by OpenCV's
     ``remap``; device (CuPy) flows stay on the device (the sampling written against

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from mfsr.backend import gpu_available
+from mfsr.core.backend import gpu_available
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ Usage::
 
 ``sys.modules["cupy"]`` (and ``cupyx*``) and the kernel registry's cache are replaced
 only inside the block and restored after it; importing this module changes nothing.
-``mfsr.backend`` needs no change: it picks CuPy by ``type(a).__module__`` starting with
+``mfsr.core.backend`` needs no change: it picks CuPy by ``type(a).__module__`` starting with
 ``"cupy"``, which the stand-in array's class declares.
 """
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _where(frame):
 
 
 # generic helpers: a site inside one of them also names the project frame that called it
-HELPER_FILES = frozenset({"mfsr/backend.py", "mfsr/_validation.py", "mfsr/kernels/buffers.py"})
+HELPER_FILES = frozenset({"mfsr/core/backend.py", "mfsr/core/validation.py", "mfsr/kernels/buffers.py"})
 
 
 def _site_of(frame):
@@ -724,7 +724,7 @@ for _name in ("lt", "le", "eq", "ne", "gt", "ge"):
 for _name, _fn in (("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs),
                    ("invert", operator.invert)):
     setattr(ndarray, f"__{_name}__", _unary(f"__{_name}__", _fn))
-ndarray.__module__ = "cupy"  # what mfsr.backend and mfsr.kernels test for
+ndarray.__module__ = "cupy"  # what mfsr.core.backend and mfsr.kernels test for
 ndarray.__qualname__ = "ndarray"
 
 

@@ -113,7 +113,7 @@ def test_a_codec_model_for_other_frames_is_refused(burst):
 
 
 def test_photometric_confidence_turns_off_frames_that_show_something_else(burst):
-    from mfsr.color import rgb_to_ycbcr
+    from mfsr.core.color import rgb_to_ycbcr
     from mfsr.registration.confidence import photometric_confidence
 
     frames, _ = burst
@@ -165,7 +165,7 @@ def test_photometric_confidence_rejects_a_motion_for_other_frames(burst):
 
 
 def test_chroma_420_planes_are_the_decoders_samples(burst):
-    from mfsr.color import rgb_to_ycbcr
+    from mfsr.core.color import rgb_to_ycbcr
     from mfsr.degradation.codec import chroma_420_planes
 
     frames, _ = burst
@@ -195,7 +195,7 @@ def test_chroma_420_operator_is_adjoint_and_samples_block_centres():
 
 
 def test_decoded_video_chroma_is_reconstructed_on_its_own_grid(burst):
-    from mfsr.color import rgb_to_ycbcr
+    from mfsr.core.color import rgb_to_ycbcr
 
     frames, hr = burst
     lr = compress_video(frames, "x264", 23)
@@ -216,7 +216,7 @@ def _block_rms(a, block):
 
 
 def test_block_error_level_follows_the_real_codec_error():
-    from mfsr.color import rgb_to_ycbcr
+    from mfsr.core.color import rgb_to_ycbcr
     from mfsr.degradation.codec import TEXTURE_ERROR_FIT, block_error_level
 
     # camera (sky above, grass and coat below) as 3 slightly panned frames through x264

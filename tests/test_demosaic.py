@@ -11,7 +11,7 @@ import mfsr
 from mfsr.degradation import CFASystemOperator, SystemOperator
 from mfsr.degradation.cfa import cfa_masks, mosaic, simulate_burst
 from mfsr.interpolate import upsample
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 
 
 def psnr(a, b, mask=None, crop=4):

@@ -7,7 +7,7 @@ from scipy import ndimage
 from skimage import data
 
 import mfsr
-from mfsr.backend import gpu_available
+from mfsr.core.backend import gpu_available
 from mfsr.degradation import SystemOperator
 from mfsr.denoisers import (BM3DDenoiser, Denoiser, LearnedDenoiser, bm3d_available,
                             make_denoiser)

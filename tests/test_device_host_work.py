@@ -11,14 +11,14 @@ import pytest
 
 import mfsr
 from device_standin import device_standin
-from mfsr import _device_cache
-from mfsr._validation import check_array
-from mfsr.color import rgb_to_ycbcr, ycbcr_to_rgb
+from mfsr.core import device_cache
+from mfsr.core.validation import check_array
+from mfsr.core.color import rgb_to_ycbcr, ycbcr_to_rgb
 from mfsr.degradation import SystemOperator, estimate_noise
 from mfsr.degradation.codec import chroma_block_score, detect_codec
 from mfsr.degradation.noise import _estimate_noise_xp
 from mfsr.interpolate import _upsample_xp, upsample
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 from mfsr.pipeline import codec_model
 
 
@@ -250,15 +250,15 @@ def test_check_array_host_only_finite_test_skips_device_arrays():
 
 
 def test_device_cache_is_per_module_and_bounded():
-    _device_cache.clear()
+    device_cache.clear()
     with device_standin() as dev:
-        a = _device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
-        assert _device_cache.device_constant("k", lambda: 1 / 0, dev.cupy) is a
-        for i in range(_device_cache.MAX_ENTRIES + 1):
-            _device_cache.device_constant(("fill", i), lambda: np.zeros(1), dev.cupy)
-        b = _device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
+        a = device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
+        assert device_cache.device_constant("k", lambda: 1 / 0, dev.cupy) is a
+        for i in range(device_cache.MAX_ENTRIES + 1):
+            device_cache.device_constant(("fill", i), lambda: np.zeros(1), dev.cupy)
+        b = device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
         assert b is not a  # dropped (least recently used) and uploaded again
     with device_standin() as dev:  # a new module: its own entries
-        c = _device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
+        c = device_cache.device_constant("k", lambda: np.arange(3.0), dev.cupy)
         assert c is not b
-    assert isinstance(_device_cache.device_constant("k", lambda: np.ones(2), np), np.ndarray)
+    assert isinstance(device_cache.device_constant("k", lambda: np.ones(2), np), np.ndarray)

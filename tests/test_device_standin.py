@@ -25,10 +25,10 @@ import scipy.ndimage as ndi
 import mfsr
 import mfsr.kernels as registry
 from device_standin import HostCallError, HostSyncError, device_standin, ndarray
-from mfsr.backend import get_array_module, to_numpy
+from mfsr.core.backend import get_array_module, to_numpy
 from mfsr.degradation import SystemOperator
 from mfsr.kernels import kernels_for
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 
 HERE = "tests/test_device_standin.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

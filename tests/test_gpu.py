@@ -15,7 +15,7 @@ import pytest
 
 import mfsr
 from mfsr.degradation import GaussianPSF, SystemOperator, Warp
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 from mfsr.registration.gpu_flow import flow_lk
 
 pytestmark = pytest.mark.gpu

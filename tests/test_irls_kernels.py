@@ -26,7 +26,7 @@ import mfsr
 from mfsr import solvers
 from mfsr.degradation import SystemOperator
 from mfsr.kernels import reference
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 from mfsr.solvers.cg import cg_solve
 from mfsr.solvers.irls import _n_pairs
 

@@ -7,7 +7,7 @@ import scipy.ndimage as ndi
 from mfsr import kernels
 from mfsr.degradation import (BlurDecimate, BoxPSF, GaussianPSF, KernelPSF, SystemOperator,
                               Warp, upsample_flow)
-from mfsr.motion import Motion
+from mfsr.core.motion import Motion
 
 
 def dot_test(forward, adjoint, x_shape, y_shape, rng, dtype=np.float64):

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from mfsr.color import linear_to_srgb, render_srgb
+from mfsr.core.color import linear_to_srgb, render_srgb
 from mfsr.degradation.cfa import CFA_PATTERNS, raw_to_float
 
 SKIP_RAWPY = "rawpy (LibRaw) is not installed (pip install 'mfsr[raw]')"
@@ -366,7 +366,7 @@ def test_render_srgb_errors_name_the_argument(kwargs, error, match):
 
 def test_render_srgb_on_cupy_matches_numpy():
     cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install 'mfsr[gpu]')")
-    from mfsr.backend import gpu_available
+    from mfsr.core.backend import gpu_available
     if not gpu_available():
         pytest.skip("no CUDA device")
     rgb = _rgb(seed=4)

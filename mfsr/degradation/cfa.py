@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_array_module
-from .._validation import check_array, check_choice, check_float, check_int
+from ..core.backend import get_array_module
+from ..core.validation import check_array, check_choice, check_float, check_int
 
 CFA_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 _CHANNEL = {"R": 0, "G": 1, "B": 2}
@@ -399,7 +399,7 @@ def _object_track(moving_object, n_frames, lr_shape):
 
 
 def _check_image(image):
-    from ..color import as_float_image
+    from ..core.color import as_float_image
 
     image = check_array(image, "image", ndim=(2, 3))
     if image.ndim == 3 and image.shape[-1] != 3:
@@ -473,7 +473,7 @@ def simulate_burst(image, n_frames=8, pattern="RGGB", scale=2, shift=2.0, rotati
     """
     import cv2
 
-    from ..color import srgb_to_linear
+    from ..core.color import srgb_to_linear
     from .noise import PoissonGaussianNoise, make_noise
     from .psf import GaussianPSF
     from .sampling import BlurDecimate

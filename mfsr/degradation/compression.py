@@ -11,7 +11,7 @@ import io
 
 import numpy as np
 
-from .._validation import check_array, check_choice, check_int
+from ..core.validation import check_array, check_choice, check_int
 
 VIDEO_CODECS = {"x264": ("libx264", "mp4"), "x265": ("libx265", "mp4")}
 # libx265 (PyAV 18's wheels) corrupts its heap now and then on frames smaller than one

@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from .._validation import check_float
+from ..core.validation import check_float
 from ..kernels import kernels_for
 
 __all__ = ["frame_offsets", "smooth_weighted", "without_offsets"]

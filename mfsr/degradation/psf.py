@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_array, check_float
+from ..core.validation import check_array, check_float
 
 
 class PSF:

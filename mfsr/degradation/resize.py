@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_array, check_float
+from ..core.validation import check_array, check_float
 
 __all__ = ["imresize", "imresize_weights"]
 

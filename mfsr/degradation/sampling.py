@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
-from .._validation import check_float, check_int
+from ..core.validation import check_float, check_int
 from .psf import PSF, make_psf
 
 

@@ -6,7 +6,7 @@ the same weights.
 """
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_tables, flow_axis_weights, upsample_flow
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .._validation import check_int
+from ..core.validation import check_int
 from .images import _describe, list_frames, read_image
 from .video_file import VideoReader
 

@@ -4,7 +4,7 @@ The reader returns the Bayer mosaic as the sensor wrote it, with what it takes t
 into a picture: the CFA pattern, the black and white levels, the as-shot white balance and
 the camera-to-sRGB colour matrix. Nothing is demosaicked, denoised or scaled here; that is
 the reconstruction's job (:mod:`mfsr.degradation.cfa` holds the CFA sampling, and
-:func:`mfsr.color.render_srgb` renders its camera-linear RGB result).
+:func:`mfsr.core.color.render_srgb` renders its camera-linear RGB result).
 
 LibRaw is reached through `rawpy <https://github.com/letmaik/rawpy>`_, an optional
 dependency (``pip install "mfsr[raw]"``). Importing :mod:`mfsr` or this module never

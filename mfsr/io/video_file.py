@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._validation import check_choice, check_int
+from ..core.validation import check_choice, check_int
 from .ycbcr import AVCOL_SPC, SPC_AVCOL, default_matrix, rgb_to_ycbcr, ycbcr_to_rgb
 
 OUTPUT_CONTAINERS = (".mp4", ".mkv", ".mov", ".m4v")
@@ -565,7 +565,7 @@ class VideoWriter:
         """
         import av
 
-        from ..color import as_float_image
+        from ..core.color import as_float_image
 
         image = as_float_image(np.asarray(image), "image")
         if image.ndim == 2:

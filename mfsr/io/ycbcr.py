@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_choice
+from ..core.validation import check_array, check_choice
 
 # (Kr, Kb) per matrix; Kg = 1 - Kr - Kb
 WEIGHTS = {

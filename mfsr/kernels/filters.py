@@ -4,15 +4,15 @@ a device.
 On a GPU a filter written with slices costs dozens of array operations; a separable
 filter of an ``(..., h, w)`` stack is instead ``F_h @ x @ F_w^T`` with the ``(n, n)``
 filter matrices built once per size on the host and kept on the device
-(:func:`mfsr._device_cache.device_constant`).
+(:func:`mfsr.core.device_cache.device_constant`).
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .._device_cache import device_constant
-from ..backend import get_array_module
+from ..core.device_cache import device_constant
+from ..core.backend import get_array_module
 
 BORDERS = ("zero", "replicate")
 

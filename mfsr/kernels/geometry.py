@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._device_cache import device_constant
-from ..backend import get_array_module
+from ..core.device_cache import device_constant
+from ..core.backend import get_array_module
 
 
 def flow_axis_weights(n_lr, scale, phase):

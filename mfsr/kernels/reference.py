@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from .buffers import deliver
 from .filters import separable_filter
 from .geometry import bilinear_sample, bilinear_tables, upsample_flow

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample
 
@@ -94,8 +94,8 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
     array, shape (K, h, w), float32
         ``exp(-d^2 / (2 t^2))`` per pixel; 1 for the reference. On the frames' module.
     """
-    from .._validation import check_array
-    from ..motion import Motion
+    from ..core.validation import check_array
+    from ..core.motion import Motion
 
     frames = check_array(frames, "frames", ndim=3, finite="host")
     if not isinstance(motion, Motion) or motion.n_frames != frames.shape[0] or \

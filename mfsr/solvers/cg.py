@@ -1,7 +1,7 @@
 """Conjugate gradients for the quadratic MAP problem (l2 data, quadratic prior)."""
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from .history import History
 

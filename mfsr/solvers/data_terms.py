@@ -1,7 +1,7 @@
 """Data-fidelity functions ``rho(r)`` of the residual ``r = A x - y``."""
 from __future__ import annotations
 
-from .._validation import check_choice, check_float
+from ..core.validation import check_choice, check_float
 
 
 class DataTerm:

@@ -56,7 +56,7 @@ class History:
                    for i, v in enumerate(values) if not isinstance(v, float)]
         if not pending:
             return self
-        from ..backend import get_array_module, to_numpy
+        from ..core.backend import get_array_module, to_numpy
         xp = get_array_module(*(values[i] for values, i in pending))
         stacked = xp.stack([xp.asarray(values[i]) for values, i in pending])
         for (values, i), v in zip(pending, to_numpy(stacked).astype(np.float64).tolist()):

@@ -1,7 +1,7 @@
 """Iterative back-projection (Irani & Peleg 1991) with a SART-style normalisation."""
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from .history import History
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..degradation.offsets import without_offsets
 from ..kernels import kernels_for
 from ..kernels.reference import (IRLS_FLOOR, IRLS_MAD, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS,

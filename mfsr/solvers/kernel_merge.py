@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_choice, check_float, check_int
-from ..backend import get_array_module
+from ..core.validation import check_array, check_choice, check_float, check_int
+from ..core.backend import get_array_module
 from ..degradation.system import SystemOperator
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample, flow_axis_weights
@@ -164,7 +164,7 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     frames = check_array(frames, "frames", ndim=(3, 4))
     xp = get_array_module(frames)
     if frames.dtype.kind in "ui" or frames.dtype == bool:
-        from ..color import as_float_image
+        from ..core.color import as_float_image
         frames = as_float_image(frames, "frames")
     elif frames.dtype not in (np.float32, np.float64):
         frames = frames.astype(np.float32)

@@ -1,7 +1,7 @@
 """MAP estimation by gradient-based descent: L-BFGS (default) or steepest descent."""
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from .history import History
 from .objective import Objective

@@ -1,7 +1,7 @@
 """The MAP objective ``sum_k sum_p c rho(A x - y) + lambda R(x)``."""
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from ..priors import NoPrior, Prior
 from .data_terms import L2, DataTerm

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from ..backend import get_array_module
+from ..core.backend import get_array_module
 from ..degradation.sampling import BlurDecimate
 from ..degradation.system import SystemOperator
 from .history import History

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._device_cache import device_constant
-from ._validation import check_array, check_float
+from .device_cache import device_constant
+from .validation import check_array, check_float
 from .backend import get_array_module
 
 # BT.601 full-range (JPEG) YCbCr: invertible, Y is the luma the solver works on.

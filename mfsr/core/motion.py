@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import get_array_module
-from ._validation import check_array, check_int
+from .validation import check_array, check_int
 
 
 @dataclass
