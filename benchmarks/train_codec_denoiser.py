@@ -6,7 +6,7 @@ Measured on bigbuckbunny (docs/compressed.md, "What limits the gain"), the resul
 raise the reconstruction's gain by more than 0.1 dB, so mfsr does not ship it.
 
 The same network as the shipped denoiser (``benchmarks/train_denoiser.py``: polyphase
-residual CNN with a level channel, run by :class:`mfsr.denoisers.LearnedDenoiser`),
+residual CNN with a level channel, run by :class:`mfsr.priors.denoisers.LearnedDenoiser`),
 trained to remove what H.264, H.265 and JPEG do to LR frames instead of white noise:
 
 - scenes: the colour images shipped inside scikit-image's wheel (astronaut, chelsea,
@@ -25,7 +25,7 @@ Training starts from the shipped white-noise denoiser's weights (``--init``).
     pip install torch   # development only; mfsr never imports it
     python benchmarks/train_codec_denoiser.py --steps 2000 --weights /tmp/codec_dncnn.npz
 
-Writes the weights (for :class:`mfsr.denoisers.LearnedDenoiser`), ``--reference`` (an
+Writes the weights (for :class:`mfsr.priors.denoisers.LearnedDenoiser`), ``--reference`` (an
 input and the PyTorch output, for an inference test) and
 ``benchmarks/results/codec_denoiser_training.json`` (data, time, loss curve, validation).
 """

@@ -1,6 +1,6 @@
 """Train the small learned denoiser that ships in ``mfsr/weights/`` (development only).
 
-Architecture (mirrored exactly by :class:`mfsr.denoisers.LearnedDenoiser`, which runs it
+Architecture (mirrored exactly by :class:`mfsr.priors.denoisers.LearnedDenoiser`, which runs it
 without PyTorch): FFDNet-style. The image ``(H, W)`` is split into its four 2x2 polyphase
 components (``pixel_unshuffle``), a constant noise-level map ``sigma`` is appended
 (5 channels at half resolution), then ``depth`` 3x3 convolutions with zero padding and

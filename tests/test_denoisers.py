@@ -9,8 +9,8 @@ from skimage import data
 import mfsr
 from mfsr.core.backend import gpu_available
 from mfsr.degradation import SystemOperator
-from mfsr.denoisers import (BM3DDenoiser, Denoiser, LearnedDenoiser, bm3d_available,
-                            make_denoiser)
+from mfsr.priors.denoisers import (BM3DDenoiser, Denoiser, LearnedDenoiser, bm3d_available,
+                                   make_denoiser)
 from mfsr.metrics import psnr
 from mfsr.solvers import pnp_admm
 from mfsr.solvers.pnp import pnp_parameters, sigma_schedule

@@ -5,7 +5,7 @@ from scipy import ndimage
 from skimage import data
 
 import mfsr
-from mfsr.denoisers import bm3d_available
+from mfsr.priors.denoisers import bm3d_available
 from mfsr.metrics import psnr
 from mfsr.priors import Denoiser
 from mfsr.solvers.pnp import PNP_ITERATIONS
@@ -24,9 +24,9 @@ def _run(sim, **kwargs):
 
 
 def test_priors_reexports_denoiser():
-    import mfsr.denoisers
-    assert mfsr.priors.Denoiser is mfsr.denoisers.Denoiser
-    assert mfsr.priors.make_denoiser("learned") is mfsr.denoisers.make_denoiser("learned")
+    import mfsr.priors.denoisers
+    assert mfsr.priors.Denoiser is mfsr.priors.denoisers.Denoiser
+    assert mfsr.priors.make_denoiser("learned") is mfsr.priors.denoisers.make_denoiser("learned")
     assert "pnp" in mfsr.METHODS
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core.validation import check_array, check_choice, check_float, check_int
 from ..core.backend import get_array_module
-from ..denoisers import make_denoiser
+from ..priors.denoisers import make_denoiser
 from .cg import cg_solve
 from .history import History
 from .irls import irls_weights
@@ -111,7 +111,7 @@ def pnp_admm(operator, frames, x0, denoiser="learned", iterations=3, weight=2e-5
         the upsampled reference frame (then use more iterations from a higher
         ``sigma_start``).
     denoiser : Denoiser, callable or {"learned", "bm3d"}
-        ``D(x, sigma)``; see :func:`mfsr.denoisers.make_denoiser`.
+        ``D(x, sigma)``; see :func:`mfsr.priors.denoisers.make_denoiser`.
     iterations : int
         Number of ADMM iterations (denoiser calls), >= 1.
     weight : float

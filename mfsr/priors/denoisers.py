@@ -20,8 +20,8 @@ from importlib import resources
 
 import numpy as np
 
-from .core.validation import check_array, check_choice, check_float
-from .core.backend import get_array_module, to_device, to_numpy
+from ..core.validation import check_array, check_choice, check_float
+from ..core.backend import get_array_module, to_device, to_numpy
 
 DEFAULT_WEIGHTS = "dncnn_small.npz"
 
@@ -61,7 +61,7 @@ class Denoiser:
     --------
     >>> import numpy as np
     >>> from scipy import ndimage
-    >>> from mfsr.denoisers import Denoiser
+    >>> from mfsr.priors.denoisers import Denoiser
     >>> gauss = Denoiser(lambda x, s: ndimage.gaussian_filter(x, 1.0), name="gauss")
     >>> gauss(np.zeros((8, 8), np.float32), 0.05).shape
     (8, 8)
@@ -174,7 +174,7 @@ class LearnedDenoiser(Denoiser):
     --------
     >>> import numpy as np
     >>> from skimage import data
-    >>> from mfsr.denoisers import LearnedDenoiser
+    >>> from mfsr.priors.denoisers import LearnedDenoiser
     >>> clean = data.camera()[:64, :64] / 255.0
     >>> noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(clean.shape)
     >>> out = LearnedDenoiser()(noisy.astype(np.float32), 0.05)

@@ -12,22 +12,20 @@ for large ``|d|`` (so one ``lambda`` means roughly the same across priors):
   ``|d| <= delta``, ``|d| - delta/2`` beyond.
 
 Plug-and-play priors are denoisers rather than functions with a gradient; they live in
-:mod:`mfsr.denoisers` and are re-exported here: :class:`~mfsr.denoisers.Denoiser` (any
-callable ``denoise(x, sigma)``), :class:`~mfsr.denoisers.LearnedDenoiser` (the small CNN
-shipped with mfsr), :class:`~mfsr.denoisers.BM3DDenoiser` (optional ``bm3d`` package) and
-:func:`~mfsr.denoisers.make_denoiser`. ``mfsr.reconstruct(frames, prior=...)`` with one
+:mod:`mfsr.priors.denoisers` and are re-exported here: :class:`~mfsr.priors.denoisers.Denoiser` (any
+callable ``denoise(x, sigma)``), :class:`~mfsr.priors.denoisers.LearnedDenoiser` (the small CNN
+shipped with mfsr), :class:`~mfsr.priors.denoisers.BM3DDenoiser` (optional ``bm3d`` package) and
+:func:`~mfsr.priors.denoisers.make_denoiser`. ``mfsr.reconstruct(frames, prior=...)`` with one
 of them runs plug-and-play (``method="pnp"``).
 """
 from __future__ import annotations
 
 import math
 
-from .core.backend import get_array_module
-from .denoisers import (DENOISERS, BM3DDenoiser, Denoiser, LearnedDenoiser,  # noqa: F401
-                        bm3d_available, make_denoiser)
-from .kernels import kernels_for
-from .kernels.buffers import check_out
-from .core.validation import check_choice, check_float, check_int
+from ..core.backend import get_array_module
+from ..core.validation import check_choice, check_float, check_int
+from ..kernels import kernels_for
+from ..kernels.buffers import check_out
 
 
 class Prior:
