@@ -1,6 +1,6 @@
 """Raw bursts: joint demosaicking + super-resolution against demosaicking first.
 
-Simulated 8-frame RGGB bursts (:func:`mfsr.degradation.cfa.simulate_burst`) from
+Simulated 8-frame RGGB bursts (:func:`mfsr.degradation.burst.simulate_burst`) from
 scikit-image's astronaut, coffee, chelsea and rocket: sRGB linearised, handheld motion
 (translations uniform in +-2 LR px, rotations in +-0.5 degrees, frame 0 the reference),
 Gaussian PSF of 0.4 s HR px, LR pixel i centred on HR s i + (s - 1) / 2, mosaic,
@@ -17,7 +17,7 @@ Rows (every method is given the burst's PSF and sampling phase and registers its
   mode, ``codec="none"`` since the frames are not compressed); ``ea+reconstruct rgb`` the
   same with ``color="rgb"`` (every channel solved);
 - ``ea+bicubic``: the reference frame demosaicked the same way and upscaled by bicubic
-  interpolation on the same sampling grid (``mfsr.interpolate.upsample`` with the phase);
+  interpolation on the same sampling grid (``mfsr.degradation.interpolate.upsample`` with the phase);
   at scale 1 this is the single-frame demosaic itself.
 
 Times are wall seconds on this machine after a warm-up call (JIT compilation excluded),
@@ -45,8 +45,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import mfsr  # noqa: E402
 from mfsr.core.color import linear_to_srgb  # noqa: E402
-from mfsr.degradation.cfa import simulate_burst  # noqa: E402
-from mfsr.interpolate import upsample  # noqa: E402
+from mfsr.degradation.burst import simulate_burst  # noqa: E402
+from mfsr.degradation.interpolate import upsample  # noqa: E402
 
 IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
 CROP = 8

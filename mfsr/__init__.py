@@ -5,8 +5,8 @@
 """
 from . import degradation, io, metrics, priors, registration, solvers, upscale, video
 from .degradation import simulate, simulate_sequence
-from .degradation.cfa import simulate_burst
-from .interpolate import upsample
+from .degradation.burst import simulate_burst
+from .degradation.interpolate import upsample
 from .core.motion import Motion
 from .pipeline import METHODS, reconstruct
 from .registration import register

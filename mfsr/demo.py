@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .degradation import simulate
-from .interpolate import upsample
+from .degradation.interpolate import upsample
 from .metrics import y_psnr_ssim
 from .pipeline import reconstruct
 

@@ -33,9 +33,9 @@ from . import solvers
 from .core.validation import check_array
 from .degradation import CFASystemOperator, SystemOperator, estimate_noise
 from .degradation.cfa import cfa_masks, flow_to_cfa_grid, half_size_grey, raw_to_float
-from .degradation.cfa import _check_pattern
+from .degradation.cfa import check_pattern
 from .core.backend import get_array_module, ndimage_module, to_device
-from .interpolate import upsample
+from .degradation.interpolate import upsample
 from .methods import METHODS, Problem, prior_weight
 from .core.motion import Motion
 from .priors import Tikhonov
@@ -134,7 +134,7 @@ def reconstruct_mosaics(frames, options, xp):
     """
     from .pipeline import reference_index
 
-    pattern = _check_pattern(options.cfa)
+    pattern = check_pattern(options.cfa)
     frames = to_device(mosaics_to_float(frames, options.black_level, options.white_level), xp)
     k, h, w = frames.shape
     if h % 2 or w % 2:

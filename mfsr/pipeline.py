@@ -18,7 +18,7 @@ from .core.color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
 from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
 from .degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
                                 detect_codec)
-from .interpolate import upsample
+from .degradation.interpolate import upsample
 from .methods import (DEFAULT_ITERATIONS, IRLS_GAIN, IRLS_SIGMA_FLOOR, Problem, SolveOptions,
                       prior_weight, resolve_method)
 from .methods import METHODS as _METHODS

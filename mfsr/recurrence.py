@@ -32,7 +32,7 @@ import numpy as np
 
 from .core.backend import get_array_module
 from .degradation import BlurDecimate
-from .interpolate import upsample
+from .degradation.interpolate import upsample
 from .kernels.geometry import upsample_flow
 from .core.motion import Motion
 from .registration.confidence import photometric_confidence

@@ -25,7 +25,7 @@ from .core.validation import check_choice, check_int
 from .core.backend import get_array_module, resolve_backend, to_device, to_numpy
 from .core.color import as_float_image, rgb_to_ycbcr
 from .degradation import degradation_model, estimate_noise
-from .interpolate import REMAP_STEPS, remap_rounds
+from .degradation.interpolate import REMAP_STEPS, remap_rounds
 from .io import FrameSource
 from .kernels.geometry import bilinear_sample
 from .core.motion import Motion
@@ -181,7 +181,7 @@ def _compose_chains(chains, xp):
     It samples as the host path's ``cv2.remap`` does, so that the device job composes
     what the NumPy job composes: OpenCV's own remap rounds float maps to 1/32 px
     (``INTER_BITS`` = 5, half to even); the IPP remap that x86-64 wheels use for 1-, 3-
-    and 4-channel images does not (:func:`mfsr.interpolate.remap_rounds`). Without
+    and 4-channel images does not (:func:`mfsr.degradation.interpolate.remap_rounds`). Without
     the rounding the composed flows differ from the host's by up to 4e-3 px where the
     flow varies fastest."""
     fields = [chain[-1] for chain in chains]

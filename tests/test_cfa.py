@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from mfsr.degradation.cfa import (CFA_PATTERNS, RawBurst, affine_to_cfa_grid, cfa_masks,
-                                  flow_to_cfa_grid, half_size_grey, mosaic, mosaic_adjoint,
-                                  raw_to_float, simulate_burst)
+from mfsr.degradation.cfa import (CFA_PATTERNS, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid,
+                                  half_size_grey, mosaic, mosaic_adjoint, raw_to_float)
+from mfsr.degradation.burst import RawBurst, simulate_burst
 from mfsr.enhance import srgb_to_linear
 
 

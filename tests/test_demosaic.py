@@ -9,8 +9,9 @@ from skimage import data
 
 import mfsr
 from mfsr.degradation import CFASystemOperator, SystemOperator
-from mfsr.degradation.cfa import cfa_masks, mosaic, simulate_burst
-from mfsr.interpolate import upsample
+from mfsr.degradation.cfa import cfa_masks, mosaic
+from mfsr.degradation.burst import simulate_burst
+from mfsr.degradation.interpolate import upsample
 from mfsr.core.motion import Motion
 
 

@@ -17,7 +17,7 @@ from mfsr.core.color import rgb_to_ycbcr, ycbcr_to_rgb
 from mfsr.degradation import SystemOperator, estimate_noise
 from mfsr.degradation.codec import chroma_block_score, detect_codec
 from mfsr.degradation.noise import _estimate_noise_xp
-from mfsr.interpolate import _upsample_xp, upsample
+from mfsr.degradation.interpolate import _upsample_xp, upsample
 from mfsr.core.motion import Motion
 from mfsr.pipeline import codec_model
 

@@ -13,8 +13,9 @@ from skimage import data
 
 from mfsr import Motion
 from mfsr.degradation import SystemOperator
-from mfsr.degradation.cfa import cfa_masks, simulate_burst
-from mfsr.interpolate import upsample
+from mfsr.degradation.cfa import cfa_masks
+from mfsr.degradation.burst import simulate_burst
+from mfsr.degradation.interpolate import upsample
 from mfsr.kernels import reference
 from mfsr.metrics import psnr
 from mfsr.solvers import History, kernel_merge

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..interpolate import upsample
+from ..degradation.interpolate import upsample
 from ..degradation import imresize
 from ..io import read_image, write_image
 

@@ -45,7 +45,9 @@ def _per_channel(fn, x, channel_axis):
     return np.stack([fn(x[..., c]) for c in range(x.shape[-1])], axis=-1)
 
 
-def _finish(lr, noise, rng, clip, bits):
+def finish_frames(lr, noise, rng, clip, bits):
+    """Add ``noise`` (drawn from ``rng``), clip to [0, 1] if ``clip``, quantise to ``bits``
+    bits if given: the last steps of every simulated LR stack; float32."""
     if noise.sigma or getattr(noise, "gain", 0):
         lr = noise.add(lr, rng)
     if clip:
@@ -56,7 +58,8 @@ def _finish(lr, noise, rng, clip, bits):
     return lr.astype(np.float32)
 
 
-def _crop_to_scale(hr, scale, channel_axis):
+def crop_to_scale(hr, scale, channel_axis):
+    """``hr`` cropped to a multiple of ``scale`` (at least ``2 scale``) on each side."""
     H, W = (hr.shape[:2] if channel_axis is not None else hr.shape[-2:])
     H, W = H - H % scale, W - W % scale
     if H < 2 * scale or W < 2 * scale:
@@ -114,7 +117,7 @@ def simulate(hr, scale=4, n_frames=7, *, shifts=None, max_shift=1.0, degradation
     if channel_axis is not None:
         hr = np.moveaxis(hr, channel_axis, -1)
         channel_axis = -1
-    hr = _crop_to_scale(hr, scale, channel_axis)
+    hr = crop_to_scale(hr, scale, channel_axis)
     rng = np.random.default_rng(seed)
     if shifts is None:
         n_frames = check_int(n_frames, "n_frames", minimum=1)
@@ -135,7 +138,7 @@ def simulate(hr, scale=4, n_frames=7, *, shifts=None, max_shift=1.0, degradation
     op = SystemOperator(motion, scale, psf, phase)
     noise = make_noise(noise)
     lr = _per_channel(op.forward, hr, channel_axis)
-    return Simulation(_finish(lr, noise, rng, clip, bits), hr.astype(np.float32), motion,
+    return Simulation(finish_frames(lr, noise, rng, clip, bits), hr.astype(np.float32), motion,
                       psf, phase, noise)
 
 
@@ -164,11 +167,11 @@ def simulate_sequence(frames, scale=4, *, degradation="BD", psf=None, phase=None
         frames = frames[:, : frames.shape[1] - frames.shape[1] % scale,
                         : frames.shape[2] - frames.shape[2] % scale]
     else:
-        frames = _crop_to_scale(frames, scale, None)
+        frames = crop_to_scale(frames, scale, None)
     psf, phase = degradation_model(degradation, scale, psf, phase)
     db = BlurDecimate(frames.shape[1:3], scale, psf, phase)
     lr = _per_channel(db.forward, frames, channel_axis)
     rng = np.random.default_rng(seed)
     noise = make_noise(noise)
-    return Simulation(_finish(lr, noise, rng, clip, bits), frames.astype(np.float32), None,
+    return Simulation(finish_frames(lr, noise, rng, clip, bits), frames.astype(np.float32), None,
                       psf, phase, noise)

@@ -80,7 +80,7 @@ class SystemOperator:
         """The same frames seen from an HR grid ``factor`` times coarser.
 
         Coarse pixel ``c`` sits on HR pixel ``factor c`` (so that
-        :func:`mfsr.interpolate.upsample` by ``factor`` with ``phase=0`` brings a coarse
+        :func:`mfsr.degradation.interpolate.upsample` by ``factor`` with ``phase=0`` brings a coarse
         image back onto this operator's grid), LR pixel ``i`` on coarse coordinate
         ``(scale i + phase) / factor``; the PSF is the Gaussian of the same variance, in
         coarse pixels; the motion is the same. For quantities that need less resolution

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..core.validation import check_int
-from .images import _describe, list_frames, read_image
+from .images import describe_frame, list_frames, read_image
 from .video_file import VideoReader
 
 
@@ -109,8 +109,9 @@ class FrameSource:
             frame = read_image(self._files[index])
             where = self._files[index]
         if hasattr(self, "shape") and (frame.shape != self.shape or frame.dtype != self.dtype):
-            raise ValueError(f"{where}: frame of {_describe(frame.shape, frame.dtype)} differs "
-                             f"from the first frame's {_describe(self.shape, self.dtype)}")
+            raise ValueError(f"{where}: frame of {describe_frame(frame.shape, frame.dtype)} "
+                             f"differs from the first frame's "
+                             f"{describe_frame(self.shape, self.dtype)}")
         return frame
 
     def close(self):

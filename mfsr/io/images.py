@@ -133,7 +133,8 @@ def read_image(path):
     return _from_cv(image, path)
 
 
-def _describe(shape, dtype):
+def describe_frame(shape, dtype):
+    """``"WxH[xC] dtype"`` of a frame, for error messages."""
     return f"{shape[1]}x{shape[0]}{'x%d' % shape[2] if len(shape) == 3 else ''} {dtype}"
 
 

@@ -147,7 +147,7 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     >>> from skimage import data
     >>> from mfsr import Motion
     >>> from mfsr.degradation import SystemOperator
-    >>> from mfsr.degradation.cfa import cfa_masks, simulate_burst
+    >>> from mfsr.degradation import cfa_masks, simulate_burst
     >>> burst = simulate_burst(data.astronaut()[:64, :64], n_frames=4, seed=0)
     >>> K, h, w = burst.frames.shape
     >>> yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
