@@ -7,7 +7,7 @@ scikit-image, so the truth is known:
 - Gaussian noise of each ``--sigmas`` level: ``mfsr.degradation.estimate_noise`` of the
   whole stack (the estimate ``reconstruct`` uses when ``noise=None``), relative error;
 - Poisson-Gaussian noise (``gain``, ``sigma``): ``estimate_noise_model`` of the stack;
-- PSF width (``--psf-sigmas`` x ``--psf-noises``): ``mfsr.calibration.estimate_psf`` with
+- PSF width (``--psf-sigmas`` x ``--psf-noises``): ``mfsr.pipeline.calibration.estimate_psf`` with
   the motion from ``mfsr.register`` and the noise from ``estimate_noise`` (what
   ``reconstruct(psf="estimate")`` does);
 - PSF width on real video (``--real``): 7-frame windows of ``<data>/bigbuckbunny/BDx4``
@@ -28,7 +28,7 @@ import numpy as np
 from skimage import color, data
 
 import mfsr
-from mfsr.calibration import estimate_psf
+from mfsr.pipeline.calibration import estimate_psf
 from mfsr.degradation import PoissonGaussianNoise, estimate_noise, estimate_noise_model
 from mfsr.io import read_image
 from mfsr.video import luma_of

@@ -1,7 +1,7 @@
 """Chroma fused on the luma's HR grid or on a coarser one: chroma PSNR, Y-PSNR and time.
 
 Runs the default ``mfsr.reconstruct`` on bigbuckbunny windows (BD) with
-``mfsr.pipeline.CHROMA_COARSENING`` set to each value given, in one process:
+``mfsr.pipeline.api.CHROMA_COARSENING`` set to each value given, in one process:
 
     python benchmarks/chroma_grid.py --sets BDx4 BDx4_noise5 --coarsening 1 2 \\
         --out benchmarks/results/chroma_grid.json
@@ -41,7 +41,7 @@ def main(argv=None):
     for name in args.sets:
         lr = load_sequence(os.path.join(seq, name))[1]
         for c in args.coarsening:
-            mfsr.pipeline.CHROMA_COARSENING = c
+            mfsr.pipeline.api.CHROMA_COARSENING = c
             stats = []
             for centre in args.centres:
                 lo = centre - args.window // 2

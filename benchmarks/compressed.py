@@ -34,7 +34,7 @@ from results_io import run_record, write_json
 import mfsr
 from mfsr import metrics
 from mfsr.metrics import y_psnr_ssim
-from mfsr.pipeline import codec_model
+from mfsr.pipeline.api import codec_model
 
 BASELINES = ("bicubic_phase", "lanczos_phase", "bicubic")
 SETS = ["BDx4", "BDx4_noise5"] + [f"BDx4_{c}_crf{q}" for c in ("x264", "x265")

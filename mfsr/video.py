@@ -29,8 +29,10 @@ from .degradation.interpolate import REMAP_STEPS, remap_rounds
 from .io import FrameSource
 from .kernels.geometry import bilinear_sample
 from .core.motion import Motion
-from .methods import METHODS, resolve_method
-from .pipeline import codec_model, default_registration, reconstruct
+from .pipeline.methods import METHODS, resolve_method
+from .pipeline.api import codec_model
+from .pipeline.options import default_registration
+from .pipeline import reconstruct
 from .recurrence import SEGMENT, WARMUP, WINDOW, anchor, anchor_weight, plan_segments
 from .registration import ESTIMATORS, REGISTRATION_METHODS, forward_backward_confidence
 from .registration.confidence import sample
@@ -509,7 +511,7 @@ def _iter_windows(source, scale, window, start, end, todo, max_memory, registrat
     is uploaded once when it is read and its luma computed there, the pair flows, their
     composition, the noise estimate, the codec model and the tiles stay there, and each
     HR frame comes to the host once. ``registration`` None: the default for the
-    backend (:func:`mfsr.pipeline.default_registration`: ``"gpu"`` on the device)."""
+    backend (:func:`mfsr.pipeline.options.default_registration`: ``"gpu"`` on the device)."""
     before = (window - 1) // 2
     after = window - 1 - before
     xp = resolve_backend("cupy") if kwargs.get("backend") == "cupy" else np
@@ -791,7 +793,7 @@ def reconstruct_video(source, scale=4, window=None, *, method="irls", degradatio
     registration : {"dis", "farneback", "tvl1", "translation", "ecc", "gpu"}, optional
         Estimator of the pairwise flows between consecutive LR frames (forward and
         backward, each pair once); window motions are composed from them. Default
-        :func:`mfsr.pipeline.default_registration` of the backend: ``"dis"`` (OpenCV,
+        :func:`mfsr.pipeline.options.default_registration` of the backend: ``"dis"`` (OpenCV,
         host) on NumPy, ``"gpu"`` with ``backend="cupy"``, where the job keeps its
         window on the device (frames uploaded once each, luma, pair flows, their
         composition, noise and codec estimates and tiles computed there; each HR frame

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import mfsr
-from mfsr.calibration import estimate_psf
+from mfsr.pipeline.calibration import estimate_psf
 
 
 @pytest.mark.parametrize("true_sigma", [1.0, 1.6])
@@ -36,7 +36,7 @@ def test_estimate_psf_refuses_a_static_stack():
 
 
 def test_cross_validation_weight_follows_the_noise_variance():
-    from mfsr.calibration import CV_SIGMA_FLOOR, cross_validation_weight
+    from mfsr.pipeline.calibration import CV_SIGMA_FLOOR, cross_validation_weight
     assert cross_validation_weight(0.02, 6) == pytest.approx(4 * cross_validation_weight(0.01, 6))
     assert cross_validation_weight(0.01, 6) == pytest.approx(2 * cross_validation_weight(0.01, 3))
     assert cross_validation_weight(0.0, 6) == cross_validation_weight(CV_SIGMA_FLOOR, 6) > 0

@@ -19,7 +19,7 @@ from mfsr.degradation.codec import chroma_block_score, detect_codec
 from mfsr.degradation.noise import _estimate_noise_xp
 from mfsr.degradation.interpolate import _upsample_xp, upsample
 from mfsr.core.motion import Motion
-from mfsr.pipeline import codec_model
+from mfsr.pipeline.api import codec_model
 
 
 def _directions(report):

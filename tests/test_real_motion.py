@@ -10,7 +10,7 @@ from mfsr import solvers
 from mfsr.degradation import SystemOperator
 from mfsr.degradation.offsets import frame_offsets, smooth_weighted
 from mfsr.metrics import grid_energy, psnr
-from mfsr.methods import irls_weight
+from mfsr.pipeline.methods import irls_weight
 from mfsr.registration.dense import flow_dis
 from mfsr.registration.refine import refine_motion
 from mfsr.solvers.irls import local_rms

@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import solvers
-from .core.validation import check_array
-from .degradation import CFASystemOperator, SystemOperator, estimate_noise
-from .degradation.cfa import cfa_masks, flow_to_cfa_grid, half_size_grey, raw_to_float
-from .degradation.cfa import check_pattern
-from .core.backend import get_array_module, ndimage_module, to_device
-from .degradation.interpolate import upsample
+from .. import solvers
+from ..core.backend import get_array_module, ndimage_module, to_device
+from ..core.motion import Motion
+from ..core.validation import check_array
+from ..degradation import CFASystemOperator, SystemOperator, estimate_noise
+from ..degradation.cfa import (cfa_masks, check_pattern, flow_to_cfa_grid, half_size_grey,
+                               raw_to_float)
+from ..degradation.interpolate import upsample
+from ..priors import Tikhonov
+from ..registration.confidence import photometric_confidence
 from .methods import METHODS, Problem, prior_weight
-from .core.motion import Motion
-from .priors import Tikhonov
-from .registration.confidence import photometric_confidence
+from .options import estimate_motion, reference_index
 
 # R - G and B - G: weight of the quadratic smoothness prior relative to the default
 # Tikhonov rule, divided by s**2 (an HR pixel gets s**2 times fewer samples), and CG
@@ -74,8 +75,6 @@ def _cfa_motion(options, grey, ref, shape, sigma, xp):
     either way frames lose weight where they disagree with the warped reference
     (:func:`~mfsr.registration.confidence.photometric_confidence` on the grey frames),
     so what the flow does not follow (a moving object, an occlusion) does not ghost."""
-    from .pipeline import estimate_motion
-
     if options.motion is not None:
         motion = options.motion
         if motion.n_frames != grey.shape[0] or motion.lr_shape != tuple(shape):
@@ -121,7 +120,7 @@ def reconstruct_mosaics(frames, options, xp):
     ----------
     frames : array, shape (K, h, w)
         Raw mosaics (integers in sensor units, or floats in [0, 1]).
-    options : mfsr.pipeline.Options
+    options : mfsr.pipeline.options.Options
         The call's checked options (``options.cfa`` is the pattern).
     xp : module
         Array module the work runs on.
@@ -132,7 +131,6 @@ def reconstruct_mosaics(frames, options, xp):
     history : list of History
         ``[green, red, blue]`` for the iterative methods, one entry for ``"kernel"``.
     """
-    from .pipeline import reference_index
 
     pattern = check_pattern(options.cfa)
     frames = to_device(mosaics_to_float(frames, options.black_level, options.white_level), xp)

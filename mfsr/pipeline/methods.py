@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import solvers
-from .core.validation import check_choice
-from .priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
-from .solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
+from .. import solvers
+from ..core.validation import check_choice
+from ..priors import DENOISERS, PRIORS, Denoiser, Prior, make_denoiser, make_prior
+from ..solvers.pnp import PNP_ENSEMBLE, PNP_ITERATIONS, pnp_parameters
 
 # Prior weight rule, calibrated on bigbuckbunny crops (docs/methods.md):
 # lambda = PRIOR_GAIN[prior] * K * max(sigma, SIGMA_FLOOR).

@@ -1,134 +1,31 @@
 """`reconstruct`: frames in, HR image out - the one call most users make.
 
-It reads top to bottom: check the call once into :class:`Options`, register, estimate
-the noise and the codec model, build ``A``, let the method's builder
-(:data:`mfsr.methods.METHODS`) make the solve function, and handle colour. Raw Bayer
-mosaics take the same steps in :mod:`mfsr.demosaic`.
+It reads top to bottom: check the call once into :class:`~mfsr.pipeline.options.Options`,
+register, estimate the noise and the codec model, build ``A``, let the method's builder
+(:data:`mfsr.pipeline.methods.METHODS`) make the solve function, and handle colour. Raw
+Bayer mosaics take the same steps in :mod:`mfsr.pipeline.raw`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from . import kernels, solvers
-from .core.validation import check_array, check_choice, check_float, check_int
-from .core.backend import get_array_module, resolve_backend, to_device, to_numpy
-from .core.color import as_float_image, rgb_to_ycbcr, ycbcr_to_rgb
-from .degradation import GaussianPSF, SystemOperator, degradation_model, estimate_noise
-from .degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
-                                detect_codec)
-from .degradation.interpolate import upsample
-from .methods import (DEFAULT_ITERATIONS, IRLS_GAIN, IRLS_SIGMA_FLOOR, Problem, SolveOptions,
-                      prior_weight, resolve_method)
-from .methods import METHODS as _METHODS
-from .core.motion import Motion
-from .registration import ESTIMATORS, REGISTRATION_METHODS, register
-from .registration.refine import refine_motion
-from .registration.confidence import photometric_confidence
-
-METHODS = tuple(_METHODS)
-COLOR_MODES = ("luma", "rgb")
-INIT_MODES = ("reference", "kernel")
-REFINE = 0  # passes of motion refinement on the estimate (reconstruct's default)
-
-
-@dataclass(frozen=True)
-class Options:
-    """The options of one :func:`reconstruct` call, checked once.
-
-    ``solve`` is what the method's builder sees; the rest steers registration, the
-    degradation model and colour. ``psf`` is None when it is to be estimated.
-    """
-
-    scale: int
-    solve: SolveOptions
-    reference: int | None
-    motion: Motion | None
-    psf: object
-    phase: float
-    estimate_psf: bool
-    noise: float | None
-    channel_axis: int
-    registration: str
-    color: str
-    codec: object
-    picture_types: object
-    init: str
-    cfa: str | None = None
-    black_level: object = None
-    white_level: object = None
-    refine: int = 0
-    anchor: object = None
-
-
-def solve_options(method, prior, weight, data_term, iterations):
-    """Check the solver options; the method is resolved (see :func:`resolve_method`)."""
-    m = resolve_method(method, prior)
-    if data_term is not None and m.name != "map":
-        raise ValueError(f"data_term is used only by method 'map', not {m.name!r}")
-    if weight is not None:
-        weight = check_float(weight, "weight", minimum=0.0)
-    iterations = m.iterations if iterations is None else \
-        check_int(iterations, "iterations", minimum=0)
-    return SolveOptions(m.name, iterations, prior, weight, data_term)
-
-
-def _check_options(scale, method, reference, motion, degradation, psf, phase, noise,
-                   iterations, channel_axis, prior, weight, data_term, registration, color,
-                   codec, picture_types, init, cfa, black_level, white_level, refine=0,
-                   anchor=None):
-    scale = check_int(scale, "scale", minimum=1)
-    refine = check_int(refine, "refine", minimum=0)
-    solve = solve_options(method, prior, weight, data_term, iterations)
-    check_choice(color, "color", COLOR_MODES)
-    if registration is not None:
-        check_choice(registration, "registration", REGISTRATION_METHODS)
-    check_choice(init, "init", INIT_MODES)
-    if reference is not None:
-        reference = check_int(reference, "reference", minimum=0)
-    if motion is not None and not isinstance(motion, Motion):
-        raise TypeError(f"motion must be a Motion, got {type(motion).__name__}")
-    estimate = isinstance(psf, str) and psf == "estimate"
-    psf, phase = degradation_model(degradation, scale, None if estimate else psf, phase)
-    if not 0 <= phase < scale:
-        raise ValueError(f"phase must be in [0, scale={scale}), got {phase}")
-    if noise is not None:
-        noise = check_float(noise, "noise", 0.0)
-    if cfa is None and (black_level is not None or white_level is not None):
-        raise ValueError("black_level and white_level apply only to raw mosaics (cfa=...)")
-    if anchor is not None:
-        if not _METHODS[solve.method].anchored:
-            takers = tuple(n for n, m in _METHODS.items() if m.anchored)
-            raise ValueError(f"anchor is taken by methods {takers}, not {solve.method!r}")
-        if cfa is not None or color == "rgb":
-            raise ValueError("anchor is a luma estimate: it does not apply to raw mosaics "
-                             "(cfa=...) nor to color='rgb'")
-        if not (isinstance(anchor, tuple) and len(anchor) == 2):
-            raise TypeError("anchor must be a tuple (image, weights) of HR arrays")
-        for a, name in zip(anchor, ("anchor image", "anchor weights")):
-            check_array(a, name, ndim=2, finite="host")
-    return Options(scale, solve, reference, motion, None if estimate else psf, phase, estimate,
-                   noise, channel_axis, registration, color, codec, picture_types, init, cfa,
-                   black_level, white_level, refine, anchor)
-
-
-def _check_frames(frames, channel_axis):
-    frames = check_array(frames, "frames", ndim=(3, 4))
-    if frames.ndim == 4:
-        if channel_axis is None:
-            raise ValueError("frames has 4 dimensions but channel_axis is None")
-        ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
-        if ax == 0:
-            raise ValueError("channel_axis cannot be the frame axis 0")
-        frames = frames.swapaxes(ax, 3) if ax != 3 else frames
-        if frames.shape[-1] not in (1, 3):
-            raise ValueError(f"frames must have 1 or 3 channels, got {frames.shape[-1]}")
-    if frames.shape[0] < 1:
-        raise ValueError("frames must hold at least one frame")
-    if min(frames.shape[1:3]) < 2:
-        raise ValueError(f"frames must be at least 2x2 pixels, got {tuple(frames.shape[1:3])}")
-    return as_float_image(frames, "frames")
+from .. import kernels, solvers
+from ..core.backend import get_array_module, resolve_backend, to_device, to_numpy
+from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..core.motion import Motion
+from ..degradation import GaussianPSF, SystemOperator, estimate_noise
+from ..degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
+                                 detect_codec)
+from ..degradation.interpolate import upsample
+from ..priors import Tikhonov
+from ..registration import ESTIMATORS
+from ..registration.confidence import photometric_confidence
+from ..registration.refine import refine_motion
+from .calibration import estimate_psf
+from .methods import METHODS, Problem, prior_weight
+from .options import (REFINE, check_frames, check_options, default_registration, estimate_motion,
+                      reference_index)
+from .raw import reconstruct_mosaics
 
 
 def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degradation=None,
@@ -173,7 +70,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     psf : float, str, array or PSF, optional
         Blur in HR pixels (a number is a Gaussian sigma; ``"area"``, ``"bicubic"``,
         ``"none"``; ``"estimate"``: Gaussian width estimated from the frames by
-        cross-validation, :func:`mfsr.calibration.estimate_psf`: needs >= 3 frames that
+        cross-validation, :func:`mfsr.pipeline.calibration.estimate_psf`: needs >= 3 frames that
         move against the reference, about 10 s; dependable on global-like motion, not
         yet on real video motion, see docs/results.md).
     phase : float, optional
@@ -227,7 +124,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     cfa : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
         The frames are raw Bayer mosaics ``(K, h, w)`` with this pattern: demosaicking
         and super-resolution are solved jointly (:doc:`/raw`,
-        :func:`mfsr.demosaic.reconstruct_mosaics`); the output is linear camera RGB
+        :func:`mfsr.pipeline.raw.reconstruct_mosaics`); the output is linear camera RGB
         ``(s*h, s*w, 3)`` (render it with :func:`mfsr.core.color.render_srgb`).
         ``color`` and ``codec`` do not apply.
     black_level, white_level : float or 4 floats, optional
@@ -272,13 +169,12 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     (256, 256)
     """
     xp = resolve_backend(backend, frames)
-    options = _check_options(scale, method, reference, motion, degradation, psf, phase,
+    options = check_options(scale, method, reference, motion, degradation, psf, phase,
                              noise, iterations, channel_axis, prior, weight, data_term,
                              registration, color, codec, picture_types, init, cfa,
                              black_level, white_level, refine, anchor)
     with kernels.use(backend if backend in kernels.CPU_KERNELS else "auto"):
         if options.cfa is not None:
-            from .demosaic import reconstruct_mosaics
             out, hist = reconstruct_mosaics(frames, options, xp)
         else:
             out, hist = _reconstruct(frames, options, xp)
@@ -286,44 +182,8 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     return (out, hist) if return_history else out
 
 
-def reference_index(reference, n_frames):
-    """The reference frame's index: ``reference`` checked, or the middle frame."""
-    ref = n_frames // 2 if reference is None else reference
-    if ref >= n_frames:
-        raise ValueError(f"reference {ref} out of range for {n_frames} frames")
-    return ref
-
-
-def default_registration(xp):
-    """``"dis"`` (OpenCV, on the host) for NumPy frames, ``"gpu"`` for device frames, so
-    that CuPy frames never leave the device (Lucas-Kanade written against ``xp``; on the
-    H200 report's six rows it measured 0.05-0.7 dB below DIS)."""
-    return "dis" if xp is np else "gpu"
-
-
-def estimate_motion(options, grey, ref, xp):
-    """The call's motion (checked against the frames) or one registered on ``grey``."""
-    k = grey.shape[0]
-    motion = options.motion
-    if motion is None:
-        method = options.registration or default_registration(xp)
-        motion = register(grey, reference=ref, method=method) if k > 1 else \
-            Motion.zeros(1, grey.shape[1:], 0, xp)
-    if motion.n_frames != k or motion.lr_shape != tuple(grey.shape[1:]):
-        raise ValueError(f"motion is for {motion.n_frames} frames of {motion.lr_shape}, "
-                         f"frames are {k} of {tuple(grey.shape[1:])}")
-    return motion.to(xp)
-
-
-def initializer(init, operator, ref, sigma):
-    """``init(stack) -> x0`` for ``init`` in :data:`INIT_MODES`."""
-    if init == "kernel":
-        return lambda stack: solvers.kernel_merge(operator, stack, noise=sigma)[0]
-    return lambda stack: upsample(stack[ref], operator.scale, operator.phase)
-
-
 def _reconstruct(frames, options, xp):
-    frames = to_device(_check_frames(frames, options.channel_axis), xp)
+    frames = to_device(check_frames(frames, options.channel_axis), xp)
     ref = reference_index(options.reference, frames.shape[0])
     colour = frames.ndim == 4 and frames.shape[-1] == 3
     ycc = rgb_to_ycbcr(frames) if colour else None
@@ -335,7 +195,6 @@ def _reconstruct(frames, options, xp):
     sigma = max(sigma, codec.sigma) if codec.degraded else sigma
     psf = options.psf
     if options.estimate_psf:
-        from .calibration import estimate_psf
         psf = GaussianPSF(estimate_psf(to_numpy(luma), options.scale, registered.to(np),
                                        options.phase, noise=sigma)[0])
 
@@ -345,7 +204,7 @@ def _reconstruct(frames, options, xp):
         problem = Problem(operator, ref, sigma, k_effective,
                           initializer(options.init, operator, ref, sigma),
                           _anchor_on(options.anchor, operator, xp))
-        solve = _METHODS[options.solve.method].build(options.solve, problem)
+        solve = METHODS[options.solve.method].build(options.solve, problem)
         if colour and options.color == "luma":
             y_hr, hist = solve(luma)
             return y_hr, hist, operator, motion
@@ -456,7 +315,6 @@ def _chroma(ycc, operator, codec, motion, ref, sigma, xp):
 def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
     """Cheap chroma: a few CG steps of the quadratic model with a strong Tikhonov prior,
     started from the upsampled reference, so the frames' chroma noise averages out."""
-    from .priors import Tikhonov
     weight = 4.0 * prior_weight(sigma, operator.n_frames, "tikhonov")
     x0 = upsample(stack[ref], operator.scale, operator.phase)
     # tol=0: the fixed number of steps, with no host read of the residual per step
@@ -464,5 +322,13 @@ def _fuse_chroma(operator, stack, ref, sigma, iterations=3):
                                       tol=0.0, record=False)[0]
 
 
-__all__ = ["reconstruct", "prior_weight", "codec_model", "METHODS", "Options",
-           "DEFAULT_ITERATIONS", "IRLS_GAIN", "IRLS_SIGMA_FLOOR"]
+
+
+def initializer(init, operator, ref, sigma):
+    """``init(stack) -> x0`` for ``init`` in :data:`INIT_MODES`."""
+    if init == "kernel":
+        return lambda stack: solvers.kernel_merge(operator, stack, noise=sigma)[0]
+    return lambda stack: upsample(stack[ref], operator.scale, operator.phase)
+
+
+__all__ = ["reconstruct", "codec_model", "data_motion", "initializer", "CHROMA_COARSENING"]
