@@ -159,7 +159,8 @@ def _host_cupy(build_dir, extra_flags=()):
 def load(build_dir, extra_flags=()):
     """``mfsr/kernels/cupy_kernels.py`` imported over the host-built kernels (built with
     ``extra_flags`` added to the C++ compiler's, e.g. :func:`fma_flags`)."""
-    path = os.path.join(os.path.dirname(reference.__file__), "cupy_kernels.py")
+    path = os.path.join(os.path.dirname(os.path.dirname(reference.__file__)),
+                        "cupy_kernels.py")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "cupy", _host_cupy(build_dir, tuple(extra_flags)))
         spec = importlib.util.spec_from_file_location("mfsr.kernels._cupy_kernels_host", path)

@@ -1001,7 +1001,8 @@ def _load_kernel_set(kernel_mode):
     (or the reference set), its public functions wrapped to count kernel-set calls."""
     from mfsr.kernels import reference
     if kernel_mode == "host":
-        path = os.path.join(os.path.dirname(reference.__file__), "cupy_kernels.py")
+        path = os.path.join(os.path.dirname(os.path.dirname(reference.__file__)),
+                            "cupy_kernels.py")
         spec = importlib.util.spec_from_file_location("mfsr.kernels._cupy_kernels_standin",
                                                       path)
         module = importlib.util.module_from_spec(spec)
@@ -1011,9 +1012,8 @@ def _load_kernel_set(kernel_mode):
         module.__dict__.update({k: v for k, v in vars(reference).items()
                                 if not k.startswith("__")})
         module.NAME = "reference-standin"
-    public = {k for k, v in vars(reference).items()
-              if callable(v) and not k.startswith("_") and isinstance(v, types.FunctionType)
-              and v.__module__ == reference.__name__}
+    public = {k for k in reference.__all__
+              if isinstance(getattr(reference, k), types.FunctionType)}
     public |= {k for k, v in vars(module).items()
                if isinstance(v, types.FunctionType) and not k.startswith("_")
                and v.__module__ == module.__name__}

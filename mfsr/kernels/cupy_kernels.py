@@ -24,7 +24,7 @@ import functools
 import cupy as cp
 import numpy as np
 
-from . import reference
+from . import common, reference
 from .buffers import check_out, deliver
 from .cuda import KERNELS, SUFFIXES, source
 from .geometry import flow_axis_weights
@@ -235,7 +235,7 @@ def data_fidelity(ax, y, c, kind, param, gain):
 
 
 def _smoothness_args(v, alphas):
-    n = len(reference.SMOOTHNESS_OFFSETS)
+    n = len(common.SMOOTHNESS_OFFSETS)
     return (_fast(v, alphas) and v.ndim == 2 and alphas.dtype == v.dtype
             and tuple(alphas.shape) == (n,) + tuple(v.shape))
 
@@ -246,7 +246,7 @@ def smoothness_differences(x, out=None):
     if not _fast(x) or x.ndim != 2:
         return reference.smoothness_differences(x, out)
     x = cp.ascontiguousarray(x)
-    shape = (len(reference.SMOOTHNESS_OFFSETS),) + tuple(x.shape)
+    shape = (len(common.SMOOTHNESS_OFFSETS),) + tuple(x.shape)
     d = cp.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
     _launch(_kernel("smoothness_differences", x.dtype), d.size,
             (x, x.dtype.type(np.inf), np.int64(x.shape[0]), np.int64(x.shape[1]), d))
@@ -611,7 +611,7 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
             tuple(icov.shape) != (H, W, 3) or tuple(channel.shape) != (h, w):
         raise ValueError("flows (K, h, w, 2), weights (K, h, w), icov (H, W, 3) and channel "
                          "(h, w) must match frames (K, h, w, L)")
-    consts = _device_constant(reference._merge_constants(radius, T), T)
+    consts = _device_constant(common.merge_constants(radius, T), T)
     out = cp.empty((H, W, C), dtype=T)
     support = cp.empty((H, W, C), dtype=T)
     t = T.type
@@ -631,7 +631,7 @@ def lk_pyramid_down(images):
     images = cp.ascontiguousarray(images)
     M, h, w = (int(v) for v in images.shape)
     ho, wo = (h + 1) // 2, (w + 1) // 2
-    taps = reference._gaussian_taps(reference.PYRAMID_SIGMA)
+    taps = common.gaussian_taps(common.PYRAMID_SIGMA)
     out = cp.empty((M, ho, wo), dtype=images.dtype)
     _launch(_kernel("lk_pyramid_down", images.dtype), out.size,
             (images, _device_constant(taps, np.float64), np.int32(len(taps) // 2),
@@ -660,13 +660,13 @@ def lk_level(images, pairs, flows, iterations, window, regularization, smooth, m
     if not _fast(images, flows):
         return reference.lk_level(images, pairs, flows, iterations, window, regularization,
                                   smooth, median)
-    fi, ri = reference._lk_check(images, pairs, flows, median)
+    fi, ri = common.lk_check(images, pairs, flows, median)
     T = images.dtype
     images = cp.ascontiguousarray(images)
     M, h, w = (int(v) for v in images.shape)
     N = len(fi)
     fi, ri = _device_constant(fi, np.int64), _device_constant(ri, np.int64)
-    wa, ws = reference._gaussian_taps(window), reference._gaussian_taps(smooth)
+    wa, ws = common.gaussian_taps(window), common.gaussian_taps(smooth)
     taps = (_device_constant(wa, np.float64), np.int32(len(wa) // 2),
             _device_constant(ws, np.float64), np.int32(len(ws) // 2))
     dims = (np.int64(h), np.int64(w))

@@ -41,7 +41,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import reference
+from . import common, reference
 from .buffers import check_out
 from .geometry import flow_axis_weights
 # OpenCV / xp code, shared with the reference:
@@ -926,8 +926,8 @@ def axpby(a, x, b, y, out):
 # Gather form, parallel over rows: each pixel takes its terms of the pairs it belongs to,
 # in the order of the reference (per offset: far end, then base).
 
-_SMOOTH_DY = np.array([o[0] for o in reference.SMOOTHNESS_OFFSETS], np.int64)
-_SMOOTH_DX = np.array([o[1] for o in reference.SMOOTHNESS_OFFSETS], np.int64)
+_SMOOTH_DY = np.array([o[0] for o in common.SMOOTHNESS_OFFSETS], np.int64)
+_SMOOTH_DX = np.array([o[1] for o in common.SMOOTHNESS_OFFSETS], np.int64)
 
 
 @njit(inline="always")
@@ -1035,7 +1035,7 @@ def weighted_smoothness(v, alphas, out=None, base=None):
             not _fast(base) or base.shape != v.shape or base.dtype != v.dtype)):
         return reference.weighted_smoothness(v, alphas, out, base)
     v, alphas = np.ascontiguousarray(v), np.ascontiguousarray(alphas)
-    ws = np.asarray(reference.SMOOTHNESS_WEIGHTS, np.float64).astype(v.dtype)
+    ws = np.asarray(common.SMOOTHNESS_WEIGHTS, np.float64).astype(v.dtype)
     g = np.empty_like(v) if out is None else _check_out(out, v.shape, v.dtype)
     _weighted_smoothness(v, alphas, _SMOOTH_DY, _SMOOTH_DX, ws,
                          v if base is None else base, base is not None, g)
@@ -1050,7 +1050,7 @@ def weighted_smoothness_value(v, alphas):
     v, alphas = np.ascontiguousarray(v), np.ascontiguousarray(alphas)
     rows = np.empty(v.shape[0])
     _weighted_smoothness_value(v, alphas, _SMOOTH_DY, _SMOOTH_DX,
-                               np.asarray(reference.SMOOTHNESS_WEIGHTS, np.float64), rows)
+                               np.asarray(common.SMOOTHNESS_WEIGHTS, np.float64), rows)
     return np.asarray(rows.sum())
 
 
@@ -1059,7 +1059,7 @@ def cg_update(gg, pq, x, p, g, q):
     :func:`mfsr.kernels.reference.cg_update`."""
     if not x.shape == p.shape == g.shape == q.shape:
         raise ValueError("x, p, g and q must have one shape")
-    if not reference._on_host(gg, pq):
+    if not common.on_host(gg, pq):
         return reference.cg_update(gg, pq, x, p, g, q)
     num, den = float(gg), float(pq)
     alpha = num / max(den, 1e-30) if num != 0.0 else 0.0
@@ -1072,7 +1072,7 @@ def cg_direction(gg_new, gg, g, p):
     """``p = g + (gg_new / gg) p``; see :func:`mfsr.kernels.reference.cg_direction`."""
     if g.shape != p.shape:
         raise ValueError(f"g and p must have one shape, got {g.shape} and {p.shape}")
-    if not reference._on_host(gg_new, gg):
+    if not common.on_host(gg_new, gg):
         return reference.cg_direction(gg_new, gg, g, p)
     num, den = float(gg_new), float(gg)
     return axpby(1.0, g, num / den if den != 0.0 else 0.0, p, p)
@@ -1211,7 +1211,7 @@ def irls_data_weights(median, r, confidence, threshold):
             and r.shape == confidence.shape):
         return reference.irls_data_weights(median, r, confidence, threshold)
     T = r.dtype.type
-    t = reference._irls_threshold(median, threshold, r.dtype)
+    t = common.irls_threshold(median, threshold, r.dtype)
     out = np.empty_like(r)
     _huber_weights(np.ascontiguousarray(r).ravel(), np.ascontiguousarray(confidence).ravel(),
                    T(t), T(1.0), T(1e-12), out.ravel())
@@ -1224,7 +1224,7 @@ def irls_prior_weights(median, d, threshold, weight=1.0, out=None):
     if not _fast(d):
         return reference.irls_prior_weights(median, d, threshold, weight, out)
     T = d.dtype.type
-    t = reference._irls_threshold(median, threshold, d.dtype)
+    t = common.irls_threshold(median, threshold, d.dtype)
     d = np.ascontiguousarray(d)
     out = np.empty_like(d) if out is None else _check_out(out, d.shape, d.dtype)
     _pair_weights(d.ravel(), T(t), T(1.0), T(1e-12), T(weight), weight != 1.0, out.ravel())
@@ -1367,7 +1367,7 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
                          "(h, w) must match frames (K, h, w, L)")
     if L == 1 and C > 0 and (channel.min() < 0 or channel.max() >= C):
         raise ValueError(f"channel values must lie in [0, {C})")
-    c = reference._merge_constants(radius, T)
+    c = common.merge_constants(radius, T)
     ux = (np.arange(W, dtype=T) - T.type(phase)) / T.type(scale)
     uy = (np.arange(H, dtype=T) - T.type(phase)) / T.type(scale)
     gx, gy = np.arange(w, dtype=T), np.arange(h, dtype=T)
@@ -1640,7 +1640,7 @@ def lk_pyramid_down(images):
     images = np.ascontiguousarray(images)
     M, h, w = images.shape
     out = np.empty((M, (h + 1) // 2, (w + 1) // 2), images.dtype)
-    _lk_pyramid_down_nb(images, reference._gaussian_taps(reference.PYRAMID_SIGMA), out)
+    _lk_pyramid_down_nb(images, common.gaussian_taps(common.PYRAMID_SIGMA), out)
     return out
 
 
@@ -1663,15 +1663,15 @@ def lk_level(images, pairs, flows, iterations, window, regularization, smooth, m
     if not _fast(images, flows):
         return reference.lk_level(images, pairs, flows, iterations, window, regularization,
                                   smooth, median)
-    fi, ri = reference._lk_check(images, pairs, flows, median)
+    fi, ri = common.lk_check(images, pairs, flows, median)
     images = np.ascontiguousarray(images)
     T = images.dtype
     N = len(fi)
     M, h, w = images.shape
     ys, xs, c, _ = _lk_consts(h, w, T)
     fi, ri = np.array(fi, np.int64), np.array(ri, np.int64)
-    wa = reference._gaussian_taps(window)
-    ws = reference._gaussian_taps(smooth)
+    wa = common.gaussian_taps(window)
+    ws = common.gaussian_taps(smooth)
     grads = np.empty((M, 3, h, w), T)
     _lk_gradients_nb(images, c, grads)
     products = np.empty((N, 5, h, w), T)
