@@ -24,6 +24,6 @@ def data_fidelity(ax, y, c, kind, param, gain):
     total = cp.zeros(1, dtype=cp.float64)
     t = ax.dtype.type
     launch(kernel("data_fidelity", ax.dtype), ax.size,
-            (ax, y, c, np.int32(PENALTIES[kind]), t(param), t(gain), np.int64(ax.size), r, g,
-             total))
+           (ax, y, c, np.int32(PENALTIES[kind]), t(param), t(gain), np.int64(ax.size), r, g,
+            total))
     return gain * float(total[0]), r, g

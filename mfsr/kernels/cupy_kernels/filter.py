@@ -26,13 +26,13 @@ def _filter(a, b, taps, border, mode, finish, floor, zero_image, c=None):
     t2 = cp.empty_like(a) if mode >= _FILTER_WEIGHTED else cp.empty(1, a.dtype)
     edge = np.int32(_FILTER_BORDERS[border])
     launch(kernel("filter_rows", a.dtype), a.size,
-            (a, a if b is None else b, a if c is None else c, taps, np.int32(taps.size),
-             edge, np.int32(mode), np.int64(w), np.int64(a.size), t, t2))
+           (a, a if b is None else b, a if c is None else c, taps, np.int32(taps.size),
+            edge, np.int32(mode), np.int64(w), np.int64(a.size), t, t2))
     out = cp.empty_like(a)
     launch(kernel("filter_cols", a.dtype), a.size,
-            (t, t2, a, taps, np.int32(taps.size), edge, np.int32(finish), a.dtype.type(floor),
-             np.int64(-1 if zero_image is None else zero_image), np.int64(h), np.int64(w),
-             np.int64(a.size), out))
+           (t, t2, a, taps, np.int32(taps.size), edge, np.int32(finish), a.dtype.type(floor),
+            np.int64(-1 if zero_image is None else zero_image), np.int64(h), np.int64(w),
+            np.int64(a.size), out))
     return out
 
 

@@ -10,7 +10,7 @@ import cupy as cp
 import numpy as np
 
 from .. import reference
-from ..common import PYRAMID_SIGMA, gaussian_taps, lk_check
+from ..common import PYRAMID_SIGMA, gaussian_taps, lk_level_loop
 from .common import device_values, fast, kernel, launch
 
 
@@ -24,8 +24,8 @@ def lk_pyramid_down(images):
     taps = gaussian_taps(PYRAMID_SIGMA)
     out = cp.empty((M, ho, wo), dtype=images.dtype)
     launch(kernel("lk_pyramid_down", images.dtype), out.size,
-            (images, device_values(taps, np.float64), np.int32(len(taps) // 2),
-             np.int64(h), np.int64(w), np.int64(ho), np.int64(wo), np.int64(out.size), out))
+           (images, device_values(taps, np.float64), np.int32(len(taps) // 2),
+            np.int64(h), np.int64(w), np.int64(ho), np.int64(wo), np.int64(out.size), out))
     return out
 
 
@@ -38,49 +38,62 @@ def lk_upsample(flows, shape):
     H, W = (int(v) for v in shape)
     out = cp.empty((N, H, W, 2), dtype=flows.dtype)
     launch(kernel("lk_upsample", flows.dtype), out.size,
-            (flows, np.int64(h), np.int64(w), np.int64(H), np.int64(W), np.int64(out.size),
-             out))
+           (flows, np.int64(h), np.int64(w), np.int64(H), np.int64(W), np.int64(out.size),
+            out))
     return out
+
+
+class _LevelKernels:
+    """The kernels of one pyramid level, four launches per iteration (products, row
+    sums, column sums + solve, median), with the pairs, taps and sizes on the device
+    (:func:`mfsr.kernels.common.lk_level_loop`)."""
+
+    def __init__(self, images, fi, ri, wa, ws, regularization):
+        self.T = images.dtype
+        h, w = (int(v) for v in images.shape[1:])
+        self.fi, self.ri = device_values(fi, np.int64), device_values(ri, np.int64)
+        self.taps = (device_values(wa, np.float64), np.int32(len(wa) // 2),
+                     device_values(ws, np.float64), np.int32(len(ws) // 2))
+        self.dims = (np.int64(h), np.int64(w))
+        self.n = len(fi) * h * w
+        self.regularization = regularization
+
+    def gradients(self, images, out):
+        m = images.size
+        launch(kernel("lk_gradients", self.T), m, (images, *self.dims, np.int64(m), out))
+
+    def products(self, grads, flows, out):
+        n = self.n
+        launch(kernel("lk_products", self.T), n,
+               (grads, self.fi, self.ri, flows, *self.dims, np.int64(n), out))
+
+    def vertical(self, products, flows, out):
+        n = 7 * self.n
+        launch(kernel("lk_vertical", self.T), n,
+               (products, flows, *self.taps, *self.dims, np.int64(n), out))
+
+    def solve(self, vert, flows, out):
+        n = self.n
+        launch(kernel("lk_solve", self.T), n,
+               (vert, flows, *self.taps, np.float64(self.regularization), *self.dims,
+                np.int64(n), out))
+
+    def median(self, flows, m, out):
+        n = 2 * self.n
+        launch(kernel("lk_median", self.T), n,
+               (flows, np.int32(m), *self.dims, np.int64(n), out))
 
 
 def lk_level(images, pairs, flows, iterations, window, regularization, smooth, median):
     """All Lucas-Kanade iterations of one pyramid level for a batch of pairs, four
-    launches per iteration (products, row sums, column sums + solve, median); see
+    launches per iteration (products, row sums, column sums + solve, median; the loop of
+    :func:`mfsr.kernels.common.lk_level_loop`); see
     :func:`mfsr.kernels.reference.lk_level`."""
     if not fast(images, flows):
         return reference.lk_level(images, pairs, flows, iterations, window, regularization,
                                   smooth, median)
-    fi, ri = lk_check(images, pairs, flows, median)
-    T = images.dtype
-    images = cp.ascontiguousarray(images)
-    M, h, w = (int(v) for v in images.shape)
-    N = len(fi)
-    fi, ri = device_values(fi, np.int64), device_values(ri, np.int64)
-    wa, ws = gaussian_taps(window), gaussian_taps(smooth)
-    taps = (device_values(wa, np.float64), np.int32(len(wa) // 2),
-            device_values(ws, np.float64), np.int32(len(ws) // 2))
-    dims = (np.int64(h), np.int64(w))
-    grads = cp.empty((M, 3, h, w), dtype=T)
-    launch(kernel("lk_gradients", T), M * h * w, (images, *dims, np.int64(M * h * w), grads))
-    products = cp.empty((N, 5, h, w), dtype=T)
-    vert = cp.empty((N, 7, h, w), dtype=T)
-    cur = cp.ascontiguousarray(flows, dtype=T)
-    spare = [cp.empty((N, h, w, 2), dtype=T), cp.empty((N, h, w, 2), dtype=T)]
-    n = N * h * w
-    for _ in range(int(iterations)):
-        launch(kernel("lk_products", T), n, (grads, fi, ri, cur, *dims, np.int64(n), products))
-        launch(kernel("lk_vertical", T), 7 * n,
-                (products, cur, *taps, *dims, np.int64(7 * n), vert))
-        new = spare[0] if cur is not spare[0] else spare[1]
-        launch(kernel("lk_solve", T), n,
-                (vert, cur, *taps, np.float64(regularization), *dims, np.int64(n), new))
-        if median > 1:
-            other = spare[1] if new is spare[0] else spare[0]
-            launch(kernel("lk_median", T), 2 * n,
-                    (new, np.int32(median), *dims, np.int64(2 * n), other))
-            new = other
-        cur = new
-    return cur if cur is not flows else cur.copy()
+    return lk_level_loop(cp, _LevelKernels, images, pairs, flows, iterations, window,
+                         regularization, smooth, median)
 
 
 def lk_confidence(forward, backward, tolerance):
@@ -94,6 +107,6 @@ def lk_confidence(forward, backward, tolerance):
     N, h, w = (int(v) for v in forward.shape[:3])
     out = cp.empty((N, h, w), dtype=forward.dtype)
     launch(kernel("lk_confidence", forward.dtype), out.size,
-            (forward, backward, np.float64(tolerance), np.int64(h), np.int64(w),
-             np.int64(out.size), out))
+           (forward, backward, np.float64(tolerance), np.int64(h), np.int64(w),
+            np.int64(out.size), out))
     return out

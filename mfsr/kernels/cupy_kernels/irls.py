@@ -29,7 +29,7 @@ def smoothness_differences(x, out=None):
     shape = (len(SMOOTHNESS_OFFSETS),) + tuple(x.shape)
     d = cp.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
     launch(kernel("smoothness_differences", x.dtype), d.size,
-            (x, x.dtype.type(np.inf), np.int64(x.shape[0]), np.int64(x.shape[1]), d))
+           (x, x.dtype.type(np.inf), np.int64(x.shape[0]), np.int64(x.shape[1]), d))
     return d
 
 
@@ -48,8 +48,8 @@ def weighted_smoothness(v, alphas, out=None, base=None):
     else:
         g = out  # written per pixel after reading base at the same pixel: may be base
     launch(kernel("weighted_smoothness", v.dtype), v.size,
-            (v, alphas, v if base is None else base, np.int32(base is not None),
-             np.int64(v.shape[0]), np.int64(v.shape[1]), g))
+           (v, alphas, v if base is None else base, np.int32(base is not None),
+            np.int64(v.shape[0]), np.int64(v.shape[1]), g))
     return g if out is None or g is out else deliver(g, out)
 
 
@@ -62,7 +62,7 @@ def weighted_smoothness_value(v, alphas):
     v, alphas = cp.ascontiguousarray(v), cp.ascontiguousarray(alphas)
     values = cp.empty(v.shape, dtype=cp.float64)
     launch(kernel("weighted_smoothness_value", v.dtype), v.size,
-            (v, alphas, np.int64(v.shape[0]), np.int64(v.shape[1]), values))
+           (v, alphas, np.int64(v.shape[0]), np.int64(v.shape[1]), values))
     return values.sum()
 
 
@@ -76,7 +76,7 @@ def _scalar_args(dtype, *values):
 
 def _cg_fast(*arrays):
     return fast(*arrays) and all(a.dtype == arrays[0].dtype and a.flags.c_contiguous
-                                  for a in arrays)
+                                 for a in arrays)
 
 
 def cg_update(gg, pq, x, p, g, q):
@@ -137,7 +137,7 @@ def irls_residuals(ax, y, confidence):
     r = cp.empty_like(ax)
     keys = cp.empty(ax.size, dtype=KEY_TYPES[ax.dtype])
     launch(kernel("irls_residuals", ax.dtype), ax.size,
-            (ax, y, c, np.int64(ax.size), r, keys))
+           (ax, y, c, np.int64(ax.size), r, keys))
     return r, keys
 
 
@@ -149,7 +149,7 @@ def irls_key_median(keys):
         return reference.irls_key_median(keys)
     median = cp.empty((), _VALUE_TYPES[keys.dtype])
     launch(kernel("irls_key_median", median.dtype), 1,
-            (cp.sort(keys), np.int64(keys.size), median))
+           (cp.sort(keys), np.int64(keys.size), median))
     return median
 
 
@@ -161,7 +161,7 @@ def irls_difference_median(d, n):
         return reference.irls_difference_median(d, n)
     median = cp.empty((), d.dtype)
     launch(kernel("irls_sorted_median", d.dtype), 1,
-            (cp.sort(d, axis=None), np.int64(n), median))
+           (cp.sort(d, axis=None), np.int64(n), median))
     return median
 
 
@@ -181,8 +181,8 @@ def irls_data_weights(median, r, confidence, threshold):
     r, c = cp.ascontiguousarray(r), cp.ascontiguousarray(confidence)
     out = cp.empty_like(r)
     launch(kernel("irls_data_weights", r.dtype), r.size,
-            (_device_scalar(median, r.dtype), r, c, np.float64(threshold),
-             np.int64(r.size), out))
+           (_device_scalar(median, r.dtype), r, c, np.float64(threshold),
+            np.int64(r.size), out))
     return out
 
 
@@ -194,8 +194,8 @@ def irls_prior_weights(median, d, threshold, weight=1.0, out=None):
     d = cp.ascontiguousarray(d)
     out = cp.empty_like(d) if out is None else check_out(out, d.shape, d.dtype)
     launch(kernel("irls_prior_weights", d.dtype), d.size,
-            (_device_scalar(median, d.dtype), d, np.float64(threshold),
-             d.dtype.type(weight), np.int32(weight != 1.0), np.int64(d.size), out))
+           (_device_scalar(median, d.dtype), d, np.float64(threshold),
+            d.dtype.type(weight), np.int32(weight != 1.0), np.int64(d.size), out))
     return out
 
 
@@ -219,8 +219,8 @@ def irls_objective(ax, y, beta, confidence, x, alphas=None):
     nb = blocks(n)
     partials = cp.zeros(3 * nb, dtype=cp.float64)
     launch(kernel("irls_objective_partials", ax.dtype), n,
-            (ax, y, beta, c, np.int64(ax.size), v, a, np.int32(alphas is not None),
-             np.int64(H), np.int64(W), np.int64(nb), partials))
+           (ax, y, beta, c, np.int64(ax.size), v, a, np.int32(alphas is not None),
+            np.int64(H), np.int64(W), np.int64(nb), partials))
     out = cp.empty(2, dtype=cp.float64)
     launch_one_block(kernel("irls_objective_sum", ax.dtype), (partials, np.int64(nb), out))
     return out[0], out[1]

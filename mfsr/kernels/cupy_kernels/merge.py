@@ -43,7 +43,7 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
     support = cp.empty((H, W, C), dtype=T)
     t = T.type
     launch(kernel("kernel_merge", T), H * W,
-            (frames, flows, weights, icov, channel, consts, np.int32(radius), np.int64(K),
-             np.int64(h), np.int64(w), np.int32(L), np.int32(C), t(scale), t(phase),
-             np.int64(H), np.int64(W), out, support))
+           (frames, flows, weights, icov, channel, consts, np.int32(radius), np.int64(K),
+            np.int64(h), np.int64(w), np.int32(L), np.int32(C), t(scale), t(phase),
+            np.int64(H), np.int64(W), out, support))
     return out, support

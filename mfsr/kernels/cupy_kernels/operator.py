@@ -41,8 +41,8 @@ def _gather_cols(t, idx, wts, m):
     """``out[..., j] = sum_b wts[j, b] t[..., idx[j, b]]``."""
     out = cp.empty(t.shape[:-1] + (idx.shape[0],), dtype=t.dtype)
     launch(kernel("ell_gather_cols", t.dtype), out.size,
-            (t, idx, wts, m, np.int64(t.shape[-1]), np.int64(idx.shape[0]),
-             np.int64(out.size), out))
+           (t, idx, wts, m, np.int64(t.shape[-1]), np.int64(idx.shape[0]),
+            np.int64(out.size), out))
     return out
 
 
@@ -117,8 +117,8 @@ def warp_blur_decimate(x, warps, rows, row_weights, cols, col_weights):
     H, W = x.shape
     z = cp.empty((warps.n_frames, H, W), dtype=x.dtype)
     launch(kernel("warp_frames", x.dtype), z.size,
-            (x, warps.flows, warps.identity_device, *warps.args(), np.int64(H), np.int64(W),
-             np.int64(z.size), z))
+           (x, warps.flows, warps.identity_device, *warps.args(), np.int64(H), np.int64(W),
+            np.int64(z.size), z))
     out = _gather_cols(_gather_rows(z, rows, row_weights, my), cols, col_weights, mx)
     return out.astype(dtype, copy=False)
 
@@ -147,7 +147,7 @@ def warp_blur_decimate_adjoint(y, warps, rows_t, row_weights_t, cols_t, col_weig
     t = _gather_rows(y, rows_t, row_weights_t, my, weights)  # (K, H, w)
     total = cp.zeros((H, W), dtype=y.dtype)
     launch(kernel("gather_cols_splat", y.dtype), total.size,
-            (t, cols_t, col_weights_t, mx, warps.flows, warps.identity_device,
-             np.int32(warps.n_frames), *warps.args(), np.int64(H), np.int64(W),
-             np.int64(y.shape[2]), total))
+           (t, cols_t, col_weights_t, mx, warps.flows, warps.identity_device,
+            np.int32(warps.n_frames), *warps.args(), np.int64(H), np.int64(W),
+            np.int64(y.shape[2]), total))
     return deliver(total.astype(dtype, copy=False), out)

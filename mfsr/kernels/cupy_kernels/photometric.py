@@ -21,6 +21,6 @@ def warp_difference(frames, image, flows):
     flows = cp.ascontiguousarray(flows, dtype=cp.float32)
     out = cp.empty_like(frames)
     launch(kernel("warp_difference", frames.dtype), frames.size,
-            (frames, image, flows, np.int64(frames.shape[1]), np.int64(frames.shape[2]),
-             np.int64(frames.size), out))
+           (frames, image, flows, np.int64(frames.shape[1]), np.int64(frames.shape[2]),
+            np.int64(frames.size), out))
     return out

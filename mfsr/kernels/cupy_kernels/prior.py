@@ -31,11 +31,10 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
         return 0.0, deliver(grad, out)
     total = cp.zeros(1, dtype=cp.float64)
     launch(kernel("pairwise_prior", x.dtype), x.size,
-            (x, device_values(offsets, np.int32), device_values(weights, x.dtype),
-             np.int32(len(offsets)), np.int32(PENALTIES[kind]), x.dtype.type(param),
-             np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
+           (x, device_values(offsets, np.int32), device_values(weights, x.dtype),
+            np.int32(len(offsets)), np.int32(PENALTIES[kind]), x.dtype.type(param),
+            np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
     return float(total[0]), deliver(grad, out)
-
 
 
 def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=None,
@@ -61,10 +60,10 @@ def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=Non
         g = cp.empty_like(x)
     t = x.dtype.type
     launch(kernel("pairwise_prior_gradient", x.dtype), x.size,
-            (x, device_values(offsets, np.int32), device_values(weights, x.dtype),
-             np.int32(len(offsets)), np.int32(PENALTIES[kind]), t(param),
-             np.int64(x.shape[0]), np.int64(x.shape[1]), x if base is None else base,
-             np.int32(base is not None), t(scale), np.int32(scale != 1.0), g))
+           (x, device_values(offsets, np.int32), device_values(weights, x.dtype),
+            np.int32(len(offsets)), np.int32(PENALTIES[kind]), t(param),
+            np.int64(x.shape[0]), np.int64(x.shape[1]), x if base is None else base,
+            np.int32(base is not None), t(scale), np.int32(scale != 1.0), g))
     return g if out is None or g is out else deliver(g, out)
 
 
@@ -76,5 +75,5 @@ def tv_prior(x, eps, out=None):
     grad = cp.empty_like(x)
     total = cp.zeros(1, dtype=cp.float64)
     launch(kernel("tv_prior", x.dtype), x.size,
-            (x, x.dtype.type(eps), np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
+           (x, x.dtype.type(eps), np.int64(x.shape[0]), np.int64(x.shape[1]), grad, total))
     return float(total[0]), deliver(grad, out)

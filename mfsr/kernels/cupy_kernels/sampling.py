@@ -33,7 +33,7 @@ def strided_correlate(xpad, wy, wx, start, scale, lr_shape):
     args = _sampling_args(wy, wx, start, scale, lr_shape, xpad.shape[-2:], xpad.dtype)
     out = cp.empty(xpad.shape[:-2] + tuple(lr_shape), dtype=xpad.dtype)
     launch(kernel("strided_correlate", xpad.dtype), out.size,
-            (xpad,) + args + (np.int64(out.size), out))
+           (xpad,) + args + (np.int64(out.size), out))
     return out
 
 
@@ -45,5 +45,5 @@ def strided_correlate_adjoint(y, wy, wx, start, scale, padded_shape):
     args = _sampling_args(wy, wx, start, scale, y.shape[-2:], padded_shape, y.dtype)
     out = cp.empty(y.shape[:-2] + tuple(padded_shape), dtype=y.dtype)
     launch(kernel("strided_correlate_adjoint", y.dtype), out.size,
-            (y,) + args + (np.int64(out.size), out))
+           (y,) + args + (np.int64(out.size), out))
     return out

@@ -29,7 +29,7 @@ def warp_forward(x, index, wy, wx):
     index, wy, wx = _warp_args(index, wy, wx, x.size)
     out = cp.empty_like(x)
     launch(kernel("warp_forward", x.dtype), x.size,
-            (x, index, wy, wx, np.int64(x.shape[1]), np.int64(x.size), out))
+           (x, index, wy, wx, np.int64(x.shape[1]), np.int64(x.size), out))
     return out
 
 
@@ -41,5 +41,5 @@ def warp_adjoint(y, index, wy, wx):
     index, wy, wx = _warp_args(index, wy, wx, y.size)
     out = cp.zeros_like(y)
     launch(kernel("warp_adjoint", y.dtype), y.size,
-            (y, index, wy, wx, np.int64(y.shape[1]), np.int64(y.size), out))
+           (y, index, wy, wx, np.int64(y.shape[1]), np.int64(y.size), out))
     return out

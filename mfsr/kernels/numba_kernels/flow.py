@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import reference
-from ..common import PYRAMID_SIGMA, gaussian_taps, lk_check
+from ..common import PYRAMID_SIGMA, gaussian_taps, lk_level_loop
 from .common import PAR, fast
 
 
@@ -291,38 +291,42 @@ def lk_upsample(flows, shape):
     return out
 
 
+class _LevelKernels:
+    """The kernels of one pyramid level, with its constants bound
+    (:func:`mfsr.kernels.common.lk_level_loop`)."""
+
+    def __init__(self, images, fi, ri, wa, ws, regularization):
+        h, w = images.shape[1:]
+        self.ys, self.xs, self.c, _ = _lk_consts(h, w, images.dtype)
+        self.fi, self.ri = np.array(fi, np.int64), np.array(ri, np.int64)
+        self.wa, self.ws = wa, ws
+        self.lam = float(regularization)
+
+    def gradients(self, images, out):
+        _lk_gradients_nb(images, self.c, out)
+
+    def products(self, grads, flows, out):
+        _lk_products_nb(grads, self.fi, self.ri, flows, self.ys, self.xs, self.c, out)
+
+    def vertical(self, products, flows, out):
+        _lk_vertical_nb(products, flows, self.wa, self.ws, out)
+
+    def solve(self, vert, flows, out):
+        _lk_solve_nb(vert, flows, self.wa, self.ws, self.lam, out)
+
+    def median(self, flows, m, out):
+        _lk_median_nb(flows, m, out)
+
+
 def lk_level(images, pairs, flows, iterations, window, regularization, smooth, median):
-    """All Lucas-Kanade iterations of one pyramid level for a batch of pairs; see
+    """All Lucas-Kanade iterations of one pyramid level for a batch of pairs (the loop of
+    :func:`mfsr.kernels.common.lk_level_loop` over this set's kernels); see
     :func:`mfsr.kernels.reference.lk_level`."""
     if not fast(images, flows):
         return reference.lk_level(images, pairs, flows, iterations, window, regularization,
                                   smooth, median)
-    fi, ri = lk_check(images, pairs, flows, median)
-    images = np.ascontiguousarray(images)
-    T = images.dtype
-    N = len(fi)
-    M, h, w = images.shape
-    ys, xs, c, _ = _lk_consts(h, w, T)
-    fi, ri = np.array(fi, np.int64), np.array(ri, np.int64)
-    wa = gaussian_taps(window)
-    ws = gaussian_taps(smooth)
-    grads = np.empty((M, 3, h, w), T)
-    _lk_gradients_nb(images, c, grads)
-    products = np.empty((N, 5, h, w), T)
-    vert = np.empty((N, 7, h, w), T)
-    cur = np.ascontiguousarray(flows, dtype=T)
-    spare = [np.empty((N, h, w, 2), T), np.empty((N, h, w, 2), T)]
-    for _ in range(int(iterations)):
-        _lk_products_nb(grads, fi, ri, cur, ys, xs, c, products)
-        _lk_vertical_nb(products, cur, wa, ws, vert)
-        new = spare[0] if cur is not spare[0] else spare[1]
-        _lk_solve_nb(vert, cur, wa, ws, float(regularization), new)
-        if median > 1:
-            other = spare[1] if new is spare[0] else spare[0]
-            _lk_median_nb(new, int(median), other)
-            new = other
-        cur = new
-    return cur if cur is not flows else cur.copy()
+    return lk_level_loop(np, _LevelKernels, images, pairs, flows, iterations, window,
+                         regularization, smooth, median)
 
 
 def lk_confidence(forward, backward, tolerance):

@@ -28,9 +28,9 @@ functions with the same signatures and results (to float tolerance):
   kept on the device (0-d arrays).
 - ``warp_difference``: the photometric check's differences ``frames - W_k reference``
   of a whole stack in one call.
-- ``local_filter``, ``normalized_filter``, ``remove_offsets``: small separable filters of an image stack
-  (local means and RMS, the IRLS photometric offsets' normalised convolution) in one
-  call: OpenCV on the host, two matrix products on a device.
+- ``local_filter``, ``normalized_filter``, ``remove_offsets``: small separable filters
+  of an image stack (local means and RMS, the IRLS photometric offsets' normalised
+  convolution) in one call: OpenCV on the host, two matrix products on a device.
 - ``pairwise_prior_gradient``: a pairwise prior's gradient alone, scaled and added to a
   base (no value: no host read on the device).
 - ``kernel_merge``: the kernel-regression merge of a burst (gather form, one output
