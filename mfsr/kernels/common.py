@@ -35,21 +35,21 @@ def check_offsets(offsets, weights):
     return offsets
 
 
-def check_span(ny, nx, start, s, lr_shape, padded_shape):
-    """Check that taps ``(ny, nx)`` from ``start`` with stride ``s`` over ``lr_shape``
-    outputs stay inside ``padded_shape`` (the strided blur + decimation)."""
-    (h, w), (ph, pw) = lr_shape, padded_shape
-    if min(start) < 0 or start[0] + s * (h - 1) + ny > ph or start[1] + s * (w - 1) + nx > pw:
-        raise ValueError(f"taps ({ny}, {nx}) from start {tuple(start)} with scale {s} over "
-                         f"{(h, w)} outputs leave the padded shape {(ph, pw)}")
-
-
 # ------------------------------------------------------- IRLS smoothness, fused CG steps
 
 #: Neighbour offsets ``(dy, dx)`` of the IRLS smoothness term (4-neighbourhood and
 #: diagonals, each pair once) and their weights (``1 / math.sqrt(2)`` on the diagonals).
 SMOOTHNESS_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 SMOOTHNESS_WEIGHTS = (1.0, 1.0, 0.7071067811865475, 0.7071067811865475)
+
+
+def takes_smoothness(fast, v, alphas, base=None):
+    """Whether a compiled set's smoothness kernels take ``v`` (H, W), ``alphas``
+    (4, H, W) of ``v``'s dtype and ``base`` (none, or ``v``'s shape and dtype), ``fast``
+    being the set's test of the arrays it takes."""
+    return (fast(v, alphas) and v.ndim == 2 and alphas.dtype == v.dtype
+            and tuple(alphas.shape) == (len(SMOOTHNESS_OFFSETS),) + tuple(v.shape)) and (
+        base is None or (fast(base) and base.shape == v.shape and base.dtype == v.dtype))
 
 
 def on_host(*values):

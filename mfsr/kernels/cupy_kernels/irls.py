@@ -10,14 +10,8 @@ import numpy as np
 
 from .. import reference
 from ..buffers import check_out, deliver
-from ..common import KEY_TYPES, SMOOTHNESS_OFFSETS
+from ..common import KEY_TYPES, SMOOTHNESS_OFFSETS, takes_smoothness
 from .common import blocks, fast, kernel, launch, launch_one_block
-
-
-def _smoothness_args(v, alphas):
-    n = len(SMOOTHNESS_OFFSETS)
-    return (fast(v, alphas) and v.ndim == 2 and alphas.dtype == v.dtype
-            and tuple(alphas.shape) == (n,) + tuple(v.shape))
 
 
 def smoothness_differences(x, out=None):
@@ -36,8 +30,7 @@ def smoothness_differences(x, out=None):
 def weighted_smoothness(v, alphas, out=None, base=None):
     """The IRLS smoothness operator as a gather (``irls.cu``, no atomics); see
     :func:`mfsr.kernels.reference.weighted_smoothness`."""
-    if not _smoothness_args(v, alphas) or (base is not None and (
-            not fast(base) or base.shape != v.shape or base.dtype != v.dtype)):
+    if not takes_smoothness(fast, v, alphas, base):
         return reference.weighted_smoothness(v, alphas, out, base)
     v, alphas = cp.ascontiguousarray(v), cp.ascontiguousarray(alphas)
     if base is not None:
@@ -57,7 +50,7 @@ def weighted_smoothness_value(v, alphas):
     """The IRLS smoothness value as a 0-d float64 device array (per-pixel values, then one
     deterministic sum; no host read); see
     :func:`mfsr.kernels.reference.weighted_smoothness_value`."""
-    if not _smoothness_args(v, alphas):
+    if not takes_smoothness(fast, v, alphas):
         return reference.weighted_smoothness_value(v, alphas)
     v, alphas = cp.ascontiguousarray(v), cp.ascontiguousarray(alphas)
     values = cp.empty(v.shape, dtype=cp.float64)
@@ -205,7 +198,7 @@ def irls_objective(ax, y, beta, confidence, x, alphas=None):
     :func:`mfsr.kernels.reference.irls_objective`."""
     if not (fast(ax, y, beta, confidence) and ax.dtype == y.dtype == beta.dtype ==
             confidence.dtype and ax.shape == y.shape == beta.shape == confidence.shape) or \
-            (alphas is not None and not _smoothness_args(x, alphas)) or \
+            (alphas is not None and not takes_smoothness(fast, x, alphas)) or \
             (alphas is not None and x.dtype != ax.dtype):
         return reference.irls_objective(ax, y, beta, confidence, x, alphas)
     ax, y, beta, c = (cp.ascontiguousarray(a) for a in (ax, y, beta, confidence))

@@ -7,7 +7,7 @@ import cupy as cp
 import numpy as np
 
 from .. import reference
-from ..common import merge_constants
+from ..common import check_merge_shapes, merge_constants
 from .common import device_values, fast, kernel, launch
 
 
@@ -34,10 +34,7 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
     weights = cp.ascontiguousarray(weights, dtype=T)
     icov = cp.ascontiguousarray(icov, dtype=T)
     channel = cp.ascontiguousarray(channel, dtype=cp.int32)
-    if tuple(flows.shape) != (K, h, w, 2) or tuple(weights.shape) != (K, h, w) or \
-            tuple(icov.shape) != (H, W, 3) or tuple(channel.shape) != (h, w):
-        raise ValueError("flows (K, h, w, 2), weights (K, h, w), icov (H, W, 3) and channel "
-                         "(h, w) must match frames (K, h, w, L)")
+    check_merge_shapes(frames, flows, weights, icov, channel)
     consts = device_values(merge_constants(radius, T), T)
     out = cp.empty((H, W, C), dtype=T)
     support = cp.empty((H, W, C), dtype=T)

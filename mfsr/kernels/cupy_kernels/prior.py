@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import reference
 from ..buffers import deliver
-from ..common import PENALTIES
+from ..common import PENALTIES, check_offsets
 from .common import device_values, fast, kernel, launch
 
 
@@ -21,9 +21,7 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
         raise ValueError(f"unknown penalty kind {kind!r}")
     if not fast(x) or x.ndim != 2:
         return reference.pairwise_prior(x, offsets, weights, kind, param, out)
-    offsets = [(int(dy), int(dx)) for dy, dx in offsets]
-    if len(offsets) != len(weights):
-        raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
+    offsets = check_offsets(offsets, weights)
     x = cp.ascontiguousarray(x)
     grad = cp.empty_like(x)
     if not offsets:
@@ -47,9 +45,7 @@ def pairwise_prior_gradient(x, offsets, weights, kind, param, out=None, base=Non
             not fast(base) or base.shape != x.shape or base.dtype != x.dtype)):
         return reference.pairwise_prior_gradient(x, offsets, weights, kind, param, out,
                                                  base, scale)
-    offsets = [(int(dy), int(dx)) for dy, dx in offsets]
-    if len(offsets) != len(weights):
-        raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
+    offsets = check_offsets(offsets, weights)
     x = cp.ascontiguousarray(x)
     if base is not None:
         base = cp.ascontiguousarray(base)

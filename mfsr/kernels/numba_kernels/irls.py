@@ -8,7 +8,8 @@ import numpy as np
 from numba import njit, prange
 
 from .. import reference
-from ..common import SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, irls_threshold, on_host
+from ..common import (SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, irls_threshold, on_host,
+                      takes_smoothness)
 from .common import PAR, check_numpy_out, fast, threads, workspace
 from .vector import axpby, axpy
 
@@ -102,12 +103,6 @@ def _abs_differences(dst, a, b):
         dst[c] = abs(a[c] - b[c])
 
 
-def _smoothness_args(v, alphas):
-    """True when the compiled smoothness kernels take ``v`` (H, W) and ``alphas`` (4, H, W)."""
-    return (fast(v, alphas) and v.ndim == 2 and alphas.dtype == v.dtype
-            and alphas.shape == (_SMOOTH_DY.size,) + v.shape)
-
-
 def smoothness_differences(x, out=None):
     """``|x(p + o) - x(p)|`` per offset, ``inf`` outside; see
     :func:`mfsr.kernels.reference.smoothness_differences`."""
@@ -123,8 +118,7 @@ def smoothness_differences(x, out=None):
 def weighted_smoothness(v, alphas, out=None, base=None):
     """``base + sum_o w_o D_o^T (alphas[o] D_o v)``, a gather per pixel; see
     :func:`mfsr.kernels.reference.weighted_smoothness`."""
-    if not _smoothness_args(v, alphas) or (base is not None and (
-            not fast(base) or base.shape != v.shape or base.dtype != v.dtype)):
+    if not takes_smoothness(fast, v, alphas, base):
         return reference.weighted_smoothness(v, alphas, out, base)
     v, alphas = np.ascontiguousarray(v), np.ascontiguousarray(alphas)
     ws = np.asarray(SMOOTHNESS_WEIGHTS, np.float64).astype(v.dtype)
@@ -137,7 +131,7 @@ def weighted_smoothness(v, alphas, out=None, base=None):
 def weighted_smoothness_value(v, alphas):
     """``1/2 sum_o w_o sum alphas[o] (D_o v)^2`` as a 0-d float64 array (summed per row);
     see :func:`mfsr.kernels.reference.weighted_smoothness_value`."""
-    if not _smoothness_args(v, alphas):
+    if not takes_smoothness(fast, v, alphas):
         return reference.weighted_smoothness_value(v, alphas)
     v, alphas = np.ascontiguousarray(v), np.ascontiguousarray(alphas)
     rows = np.empty(v.shape[0])

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import reference
-from ..common import merge_constants
+from ..common import check_merge_shapes, merge_constants
 from .common import PAR, fast
 
 
@@ -129,10 +129,7 @@ def kernel_merge(frames, flows, weights, icov, channel, n_channels, scale, phase
     weights = np.ascontiguousarray(weights, dtype=T)
     icov = np.ascontiguousarray(icov, dtype=T)
     channel = np.ascontiguousarray(channel, dtype=np.int32)
-    if flows.shape != (K, h, w, 2) or weights.shape != (K, h, w) or icov.shape != (H, W, 3) \
-            or channel.shape != (h, w):
-        raise ValueError("flows (K, h, w, 2), weights (K, h, w), icov (H, W, 3) and channel "
-                         "(h, w) must match frames (K, h, w, L)")
+    check_merge_shapes(frames, flows, weights, icov, channel)
     if L == 1 and C > 0 and (channel.min() < 0 or channel.max() >= C):
         raise ValueError(f"channel values must lie in [0, {C})")
     c = merge_constants(radius, T)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import reference
-from ..common import PENALTIES
+from ..common import PENALTIES, check_offsets
 from .common import FLOATS, PAR, check_numpy_out, chunks, fast, threads
 
 
@@ -102,9 +102,7 @@ def pairwise_prior(x, offsets, weights, kind, param, out=None):
     code, k = penalty_constants(kind, param, getattr(x, "dtype", np.float64))
     if not fast(x) or x.ndim != 2:
         return reference.pairwise_prior(x, offsets, weights, kind, param, out)
-    offsets = [(int(dy), int(dx)) for dy, dx in offsets]
-    if len(offsets) != len(weights):
-        raise ValueError(f"offsets ({len(offsets)}) and weights ({len(weights)}) differ in length")
+    offsets = check_offsets(offsets, weights)
     x = np.ascontiguousarray(x)
     dys = np.array([o[0] for o in offsets], np.int64)
     dxs = np.array([o[1] for o in offsets], np.int64)
