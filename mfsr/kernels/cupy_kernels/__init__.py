@@ -1,13 +1,13 @@
 """CuPy kernels: the functions of :mod:`mfsr.kernels.reference` as CUDA kernels.
 
 Same names, signatures and results (to float rounding) as the reference; the registry
-(:func:`mfsr.kernels.kernels_for`) hands this module out for CuPy arrays, and importing
+(:func:`mfsr.kernels.kernels_for`) hands this package out for CuPy arrays, and importing
 it without CuPy raises ``ImportError``, on which the registry falls back to the
 reference (plain ``xp`` code that also runs on CuPy arrays, only slower).
 
-The CUDA C sources live next to this file in ``cuda/*.cu`` (package data) so that
-``nvcc`` can compile them on their own (``tests/test_cuda_compile.py``). They are
-compiled at first use by CuPy (NVRTC, cached on disk by CuPy), in ``float`` and
+The CUDA C sources live beside this package in ``mfsr/kernels/cuda/*.cu`` (package
+data) so that ``nvcc`` can compile them on their own (``tests/test_cuda_compile.py``).
+They are compiled at first use by CuPy (NVRTC, cached on disk by CuPy), in ``float`` and
 ``double`` variants; other dtypes go through the reference code. Kernel arguments that
 the solvers pass as small NumPy arrays (PSF taps, prior offsets and weights) are copied
 to the device once and cached, so repeated calls inside a solver loop make no

@@ -1,7 +1,7 @@
 """Numba kernels: the functions of :mod:`mfsr.kernels.reference`, compiled for the CPU.
 
 Same names, signatures and results (to float rounding) as the reference; the registry
-(:func:`mfsr.kernels.kernels_for`) hands this module out for NumPy arrays under the
+(:func:`mfsr.kernels.kernels_for`) hands this package out for NumPy arrays under the
 ``"auto"`` and ``"numba"`` choices. Importing it without Numba raises ``ImportError``,
 on which the registry falls back to the reference.
 
