@@ -36,22 +36,48 @@ from mfsr.core.motion import Motion  # noqa: E402
 LR_SIZES = {"720p": (180, 320), "1080p": (270, 480), "4k": (540, 960)}
 
 
+def _git(*args):
+    return subprocess.run(["git", "-C", ROOT, *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
 def load_revision(revision):
-    """The Numba kernel module of a git revision, imported under another name."""
-    path = "mfsr/kernels/numba_kernels.py"
-    source = subprocess.run(["git", "-C", ROOT, "show", f"{revision}:{path}"], check=True,
-                            capture_output=True, text=True).stdout
-    # its relative imports point at the installed package; no on-disk cache for the copy
-    for name in ("reference", "geometry", "buffers"):
-        source = source.replace(f"from .{name} import", f"from mfsr.kernels.{name} import")
-    source = source.replace("from . import reference", "from mfsr.kernels import reference")
-    source = source.replace('"cache": True', '"cache": False')
+    """The Numba kernel set of a git revision, imported under another name: the module
+    ``mfsr/kernels/numba_kernels.py`` of revisions before the split of issue 23, the
+    package ``mfsr/kernels/numba_kernels/`` after it."""
     folder = tempfile.mkdtemp()
-    file = os.path.join(folder, "numba_kernels_against.py")
-    with open(file, "w") as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("numba_kernels_against", file)
+    files = _git("ls-tree", "--name-only", f"{revision}:mfsr/kernels/").split()
+    if "numba_kernels.py" in files:
+        sources = {"numba_kernels_against.py": "mfsr/kernels/numba_kernels.py"}
+        name, file, package = "numba_kernels_against", "numba_kernels_against.py", None
+    else:
+        inner = _git("ls-tree", "--name-only", f"{revision}:mfsr/kernels/numba_kernels/")
+        sources = {f"numba_kernels_against/{n}": f"mfsr/kernels/numba_kernels/{n}"
+                   for n in inner.split() if n.endswith(".py")}
+        name, file = "numba_kernels_against", "numba_kernels_against/__init__.py"
+        package = [os.path.join(folder, "numba_kernels_against")]
+        os.makedirs(package[0])
+    for target, path in sources.items():
+        source = _git("show", f"{revision}:{path}")
+        # its imports of the rest of mfsr point at the installed package; no on-disk
+        # cache for the copy
+        if package is None:
+            for mod in ("reference", "geometry", "buffers", "common"):
+                source = source.replace(f"from .{mod} import", f"from mfsr.kernels.{mod} import")
+            source = source.replace("from . import common, reference",
+                                    "from mfsr.kernels import common, reference")
+            source = source.replace("from . import reference", "from mfsr.kernels import reference")
+        else:
+            source = source.replace("from ...", "from mfsr.")
+            source = source.replace("from .. import ", "from mfsr.kernels import ")
+            source = source.replace("from ..", "from mfsr.kernels.")
+        source = source.replace('"cache": True', '"cache": False')
+        with open(os.path.join(folder, target), "w") as f:
+            f.write(source)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, file),
+                                                  submodule_search_locations=package)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # for the package's relative imports of its own modules
     spec.loader.exec_module(module)
     return module
 

@@ -2,7 +2,7 @@
 
 With ``MFSR_HOST_EMULATION`` each kernel of ``mfsr/kernels/cuda/*.cu`` becomes a C
 function with the same name and parameters, looping over all indices. :func:`load`
-imports ``mfsr/kernels/cupy_kernels.py`` unchanged over a small CuPy stand-in whose
+imports ``mfsr/kernels/cupy_kernels`` unchanged over a small CuPy stand-in whose
 ``RawModule`` builds those sources with the host C++ compiler and checks every launch's
 argument types against the kernel's C signature (and that no kernel writes outside its
 arrays). Used by ``tests/test_kernels.py``; what it cannot check (thread mapping,
@@ -156,13 +156,33 @@ def _host_cupy(build_dir, extra_flags=()):
 
 
 
+def import_cupy_set(name):
+    """The package ``mfsr/kernels/cupy_kernels`` imported afresh as ``name`` (a name under
+    ``mfsr.kernels``, so that its relative imports reach the other kernel modules), over
+    the ``cupy`` that ``sys.modules`` holds now; its modules are run anew and left out of
+    ``sys.modules`` afterwards (the next import is fresh again)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(reference.__file__)),
+                          "cupy_kernels")
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+
+    def mine(key):
+        return key == name or key.startswith(name + ".")
+    for key in [k for k in sys.modules if mine(k)]:
+        del sys.modules[key]
+    sys.modules[name] = module  # the package, for its modules' relative imports
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key in [k for k in sys.modules if mine(k)]:
+            del sys.modules[key]
+    return module
+
+
 def load(build_dir, extra_flags=()):
-    """``mfsr/kernels/cupy_kernels.py`` imported over the host-built kernels (built with
+    """``mfsr/kernels/cupy_kernels`` imported over the host-built kernels (built with
     ``extra_flags`` added to the C++ compiler's, e.g. :func:`fma_flags`)."""
-    path = os.path.join(os.path.dirname(reference.__file__), "cupy_kernels.py")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "cupy", _host_cupy(build_dir, tuple(extra_flags)))
-        spec = importlib.util.spec_from_file_location("mfsr.kernels._cupy_kernels_host", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return module
+        return import_cupy_set("mfsr.kernels._cupy_kernels_host")

@@ -13,7 +13,7 @@ real GPU run would have done:
   transpose) or ``noop`` (returns an input unchanged: ``asarray`` of a device array,
   ``astype(copy=False)`` to the same dtype). ``ops`` = compute + view, counted only
   outside kernel-set calls; the ones inside are ``inner_ops``.
-- **kernel-set calls**: calls of the public functions of ``mfsr/kernels/cupy_kernels.py``
+- **kernel-set calls**: calls of the public functions of ``mfsr/kernels/cupy_kernels``
   (the module the registry hands out for device arrays) from outside it, and the raw
   kernel launches they make (``launches``). The kernels run as the CUDA sources built as
   host C++ (``cuda_host``; the builds are cached on disk by source hash), or, without
@@ -57,7 +57,6 @@ import collections
 import contextlib
 import functools
 import hashlib
-import importlib.util
 import json
 import operator
 import os
@@ -997,26 +996,22 @@ class _Launch:
 
 
 def _load_kernel_set(kernel_mode):
-    """``mfsr/kernels/cupy_kernels.py`` imported afresh over the current fake ``cupy``
+    """``mfsr/kernels/cupy_kernels`` imported afresh over the current fake ``cupy``
     (or the reference set), its public functions wrapped to count kernel-set calls."""
     from mfsr.kernels import reference
     if kernel_mode == "host":
-        path = os.path.join(os.path.dirname(reference.__file__), "cupy_kernels.py")
-        spec = importlib.util.spec_from_file_location("mfsr.kernels._cupy_kernels_standin",
-                                                      path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        import cuda_host
+        module = cuda_host.import_cupy_set("mfsr.kernels._cupy_kernels_standin")
     else:
         module = types.ModuleType("mfsr.kernels._reference_standin")
         module.__dict__.update({k: v for k, v in vars(reference).items()
                                 if not k.startswith("__")})
         module.NAME = "reference-standin"
-    public = {k for k, v in vars(reference).items()
-              if callable(v) and not k.startswith("_") and isinstance(v, types.FunctionType)
-              and v.__module__ == reference.__name__}
+    public = {k for k in reference.__all__
+              if isinstance(getattr(reference, k), types.FunctionType)}
     public |= {k for k, v in vars(module).items()
                if isinstance(v, types.FunctionType) and not k.startswith("_")
-               and v.__module__ == module.__name__}
+               and v.__module__.startswith(module.__name__ + ".")}
     for name in sorted(public):
         fn = getattr(module, name, None)
         if isinstance(fn, types.FunctionType):
@@ -1056,7 +1051,7 @@ def device_standin(mode="report", kernels="auto", build_dir=None, watch_host_cal
         ``"report"``: record every host touch and carry on; ``"strict"``: raise at the
         first one (after recording it).
     kernels : {"auto", "host", "reference"}
-        The kernel set device arrays get: ``"host"`` = ``mfsr/kernels/cupy_kernels.py``
+        The kernel set device arrays get: ``"host"`` = ``mfsr/kernels/cupy_kernels``
         over the CUDA sources built as host C++ (needs a C++ compiler), ``"reference"``
         = :mod:`mfsr.kernels.reference` (xp code); ``"auto"``: host when a compiler is
         found.

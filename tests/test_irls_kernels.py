@@ -26,6 +26,7 @@ import mfsr
 from mfsr import solvers
 from mfsr.degradation import SystemOperator
 from mfsr.kernels import reference
+from mfsr.kernels.common import pair_slices
 from mfsr.core.motion import Motion
 from mfsr.solvers.cg import cg_solve
 from mfsr.solvers.irls import _n_pairs
@@ -59,7 +60,7 @@ def _alphas(rng, shape, dtype, invalid=np.nan):
     a = rng.random((4,) + shape).astype(dtype)
     for o, off in enumerate(reference.SMOOTHNESS_OFFSETS):
         valid = np.zeros(shape, bool)
-        valid[reference._pair_slices(off, shape)[1]] = True
+        valid[pair_slices(off, shape)[1]] = True
         a[o][~valid] = invalid
     return a
 
@@ -74,7 +75,7 @@ def test_smoothness_differences_match_the_reference(kernel_set, shape, dtype, rn
     np.testing.assert_array_equal(d, expected)
     assert int(np.isfinite(expected).sum()) == _n_pairs(shape)
     for o, off in enumerate(reference.SMOOTHNESS_OFFSETS):
-        a, b = reference._pair_slices(off, shape)
+        a, b = pair_slices(off, shape)
         np.testing.assert_array_equal(expected[o][b], np.abs(x[a] - x[b]))
 
 
@@ -111,7 +112,7 @@ def test_weighted_smoothness_matches_the_old_irls_loop(rng):
     value = 0.0
     for o, (off, w) in enumerate(zip(reference.SMOOTHNESS_OFFSETS,
                                      reference.SMOOTHNESS_WEIGHTS)):
-        a, b = reference._pair_slices(off, v.shape)
+        a, b = pair_slices(off, v.shape)
         d = alphas[o][b] * (v[a] - v[b]) * w
         value += 0.5 * float(np.vdot(d, v[a] - v[b]))
         g[a] += d

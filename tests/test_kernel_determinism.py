@@ -148,9 +148,9 @@ def test_splat_workspace_is_reused_across_shapes(rng):
     yb = rng.standard_normal(big.shape).astype(np.float32)
     ys = rng.standard_normal(small.shape).astype(np.float32)
     first = nk.warp_adjoint(yb, big.index, big.wy, big.wx)
-    assert nk._local.arrays["splat"].shape == (nk.PARTITIONS - 1, yb.size)
+    assert nk.common.workspaces()["splat"].shape == (nk.PARTITIONS - 1, yb.size)
     nk.warp_adjoint(ys, small.index, small.wy, small.wx)
-    assert nk._local.arrays["splat"].shape == (nk.PARTITIONS - 1, ys.size)
+    assert nk.common.workspaces()["splat"].shape == (nk.PARTITIONS - 1, ys.size)
     spread = nk.warp_adjoint(yb, scattered, wy, wx)
     np.testing.assert_allclose(spread, reference.warp_adjoint(yb, scattered, wy, wx),
                                rtol=1e-4, atol=1e-5)

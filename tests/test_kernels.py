@@ -9,8 +9,11 @@ must give the reference's result.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+import types
 
 import cuda_host
 import numpy as np
@@ -350,10 +353,21 @@ def test_image_results_go_into_out(kernel_set, dtype, rng):
 
 
 def test_kernels_cover_the_reference(kernel_set):
-    public = {n for n, f in vars(reference).items()
-              if callable(f) and not n.startswith("_") and f.__module__ == reference.__name__}
+    public = {n for n in reference.__all__ if callable(getattr(reference, n))}
     missing = sorted(n for n in public if not hasattr(kernel_set, n))
     assert not missing, f"{kernel_set.__name__} lacks {missing}"
+
+
+def test_reference_exports_every_function_of_its_modules():
+    """The reference package is the list of the sets' functions: each public function of
+    its modules is exported (``__all__``) by it, and is one of the package's own."""
+    public = {n for n in reference.__all__ if callable(getattr(reference, n))}
+    for info in pkgutil.iter_modules(reference.__path__):
+        module = importlib.import_module(f"{reference.__name__}.{info.name}")
+        defined = {n for n, f in vars(module).items() if isinstance(f, types.FunctionType)
+                   and not n.startswith("_") and f.__module__ == module.__name__}
+        assert defined <= public, (info.name, sorted(defined - public))
+        assert all(getattr(reference, n) is getattr(module, n) for n in defined)
 
 
 def test_kernels_reconstruct_like_the_reference(kernel_set, camera, monkeypatch):

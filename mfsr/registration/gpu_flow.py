@@ -20,8 +20,8 @@ import math
 from ..core.validation import check_array, check_float, check_int
 from ..core.backend import get_array_module
 from ..kernels import kernels_for
+from ..kernels.common import LK_MAX_MEDIAN
 from ..kernels.geometry import bilinear_sample  # noqa: F401 - also public here
-from ..kernels.reference import LK_MAX_MEDIAN
 
 
 def _levels(shape, levels, min_size):

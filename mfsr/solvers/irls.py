@@ -42,8 +42,8 @@ import numpy as np
 from ..core.backend import get_array_module
 from ..degradation.offsets import without_offsets
 from ..kernels import kernels_for
-from ..kernels.reference import (IRLS_FLOOR, IRLS_MAD, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS,
-                                 _pair_slices)
+from ..kernels.common import (IRLS_FLOOR, IRLS_MAD, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS,
+                              pair_slices)
 from .cg import cg_solve
 from .history import History
 
@@ -128,7 +128,7 @@ def irls_weights(operator, frames, x, confidence, data_threshold=2.0, prior_thre
         One weight map per neighbour offset (over the valid pairs).
     """
     beta, alphas = _weights(operator, frames, x, confidence, data_threshold, prior_threshold)
-    return beta, [alphas[o][_pair_slices(off, x.shape)[1]] for o, off in enumerate(_OFFSETS)]
+    return beta, [alphas[o][pair_slices(off, x.shape)[1]] for o, off in enumerate(_OFFSETS)]
 
 
 def irls(operator, frames, x0, weight, outer=5, inner=6, confidence=None,

@@ -12,7 +12,7 @@
 using std::exp;
 #endif
 
-// Largest median window side (mfsr.kernels.reference.LK_MAX_MEDIAN).
+// Largest median window side (mfsr.kernels.common.LK_MAX_MEDIAN).
 #define MFSR_LK_MAX_MEDIAN 9
 
 MFSR_HD mfsr_index lk_clamp(mfsr_index v, mfsr_index n) {
@@ -20,7 +20,7 @@ MFSR_HD mfsr_index lk_clamp(mfsr_index v, mfsr_index n) {
 }
 
 // Clamped bilinear coordinate c on an axis of n px: the first index, *frac the fraction
-// (reference._lk_axis).
+// (_lk_axis of mfsr.kernels.reference.flow).
 template <typename T>
 MFSR_HD mfsr_index lk_axis(T c, mfsr_index n, T* frac) {
     c = mfsr_clip(c, T(0), (T)(n - 1));

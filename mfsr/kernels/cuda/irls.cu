@@ -70,7 +70,7 @@ MFSR_HD double weighted_smoothness_value_at(const T* v, const T* alphas, mfsr_in
 }
 
 // The robust scale of the IRLS weights: threshold * max(1.4826 * median, 1e-4) in double,
-// rounded to T (mfsr.kernels.reference._irls_threshold).
+// rounded to T (mfsr.kernels.common.irls_threshold).
 template <typename T>
 MFSR_HD T irls_threshold_of(T median, double threshold) {
     double scale = (double)median * 1.4826;

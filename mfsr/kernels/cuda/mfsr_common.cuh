@@ -4,7 +4,7 @@
 // threads to indices with MFSR_GRID_LOOP. Compiled by nvcc / NVRTC they are CUDA kernels
 // (grid-stride loops). Compiled by a C++ compiler with MFSR_HOST_EMULATION defined they
 // become host functions with the same names and parameters that loop over all indices:
-// tests/test_cuda_compile.py runs mfsr/kernels/cupy_kernels.py on those, so the index
+// tests/test_cuda_compile.py runs mfsr/kernels/cupy_kernels on those, so the index
 // arithmetic and the argument lists are checked against the NumPy reference on machines
 // without a GPU. What only a GPU run checks: the thread mapping, atomics and the block
 // reduction (tests/test_gpu.py).
