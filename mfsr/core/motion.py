@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import get_array_module
+from .backend import get_array_module, to_device
 from .validation import check_array, check_int
 
 
@@ -69,7 +69,6 @@ class Motion:
 
     def to(self, xp):
         """Return this motion with its arrays in module ``xp``."""
-        from .backend import to_device
         return Motion(to_device(self.flows, xp), to_device(self.confidence, xp), self.reference)
 
     def select(self, indices, reference):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validation import check_array, check_float
+from ..core.validation import check_array, check_float, check_int
+from ..core.backend import get_array_module, to_numpy
+from ..core.device_cache import device_constant
 
 
 class GaussianNoise:
@@ -58,8 +60,6 @@ def _blocks(image, block):
     touches the stack's minimum or maximum value."""
     import scipy.ndimage as ndi
 
-    from ..core.backend import to_numpy
-    from ..core.validation import check_int
 
     image = check_array(image, "image", ndim=(2, 3))
     block = check_int(block, "block", minimum=2)
@@ -130,10 +130,6 @@ def _estimate_noise_xp(image, block, fraction):
     device. The NaN/Inf check of ``image`` is read back with the median (the stack's
     minimum and maximum are finite exactly when every value is).
     """
-    from ..core.backend import get_array_module, to_numpy
-    from ..core.device_cache import device_constant
-    from ..core.validation import check_int
-
     image = check_array(image, "image", ndim=(2, 3), finite="host")
     block = check_int(block, "block", minimum=2)
     if block % 2:
@@ -195,8 +191,6 @@ def estimate_noise(image, block=8, fraction=0.15):
     float
         Estimated sigma in the units of ``image``.
     """
-    from ..core.backend import get_array_module
-
     fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0, strict_min=True)
     if get_array_module(image) is not np:  # NumPy keeps SciPy's filters: 3x faster on
         return _estimate_noise_xp(image, block, fraction)  # 5 x 540x960 than the matrices
@@ -233,7 +227,6 @@ def estimate_noise_model(image, block=8, fraction=0.2, bins=6):
     """
     from scipy.optimize import nnls
 
-    from ..core.validation import check_int
 
     fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0, strict_min=True)
     bins = check_int(bins, "bins", minimum=1)

@@ -7,6 +7,8 @@ import numpy as np
 from ..core.backend import get_array_module
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample
+from ..core.validation import check_array
+from ..core.motion import Motion
 
 
 def sample(field, flow):
@@ -94,9 +96,6 @@ def photometric_confidence(frames, motion, sigma, noise_factor=2.0, texture_fact
     array, shape (K, h, w), float32
         ``exp(-d^2 / (2 t^2))`` per pixel; 1 for the reference. On the frames' module.
     """
-    from ..core.validation import check_array
-    from ..core.motion import Motion
-
     frames = check_array(frames, "frames", ndim=3, finite="host")
     if not isinstance(motion, Motion) or motion.n_frames != frames.shape[0] or \
             motion.lr_shape != tuple(frames.shape[1:]):

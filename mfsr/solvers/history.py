@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from ..core.backend import get_array_module, to_numpy
 
 
 def _deferred(value):
@@ -56,7 +57,6 @@ class History:
                    for i, v in enumerate(values) if not isinstance(v, float)]
         if not pending:
             return self
-        from ..core.backend import get_array_module, to_numpy
         xp = get_array_module(*(values[i] for values, i in pending))
         stacked = xp.stack([xp.asarray(values[i]) for values, i in pending])
         for (values, i), v in zip(pending, to_numpy(stacked).astype(np.float64).tolist()):

@@ -24,6 +24,7 @@ from ..degradation.system import SystemOperator
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample, flow_axis_weights
 from .history import History
+from ..core.color import as_float_image
 
 # Defaults tuned on simulated 8-frame raw bursts at x1 and x2 (k_detail on astronaut, where
 # 0.15 still gained 0.2 dB but leaves bursts of fewer frames short; k_denoise on a
@@ -164,7 +165,6 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     frames = check_array(frames, "frames", ndim=(3, 4))
     xp = get_array_module(frames)
     if frames.dtype.kind in "ui" or frames.dtype == bool:
-        from ..core.color import as_float_image
         frames = as_float_image(frames, "frames")
     elif frames.dtype not in (np.float32, np.float64):
         frames = frames.astype(np.float32)
