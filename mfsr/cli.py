@@ -241,8 +241,7 @@ def build_parser():
     from .io import CODECS as OUT_CODECS
     from .io.video_file import CODEC_ALIASES
     from .upscale import ENHANCE_MODES, HDR_TRANSFERS
-    from .pipeline.options import COLOR_MODES
-    from .pipeline import METHODS
+    from .pipeline import COLOR_MODES, METHODS
     from .registration import REGISTRATION_METHODS
     from .degradation import DEGRADATIONS
     from .degradation.codec import CODECS, VIDEO_ALIASES

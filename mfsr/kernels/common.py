@@ -52,6 +52,14 @@ def takes_smoothness(fast, v, alphas, base=None):
         base is None or (fast(base) and base.shape == v.shape and base.dtype == v.dtype))
 
 
+def takes_flow_pair(fast, forward, backward):
+    """Whether a compiled set's ``lk_confidence`` kernel takes the batch ``forward`` /
+    ``backward``: both (N, h, w, 2) of one shape, ``fast`` being the set's test of the
+    arrays it takes."""
+    return (fast(forward) and forward.ndim == 4 and forward.shape == backward.shape
+            and forward.shape[-1] == 2)
+
+
 def on_host(*values):
     """True when every value is a Python number or a host (NumPy) scalar / array."""
     return all(isinstance(v, (int, float, np.ndarray, np.generic)) for v in values)

@@ -10,7 +10,7 @@ import cupy as cp
 import numpy as np
 
 from .. import reference
-from ..common import PYRAMID_SIGMA, gaussian_taps, lk_level_loop
+from ..common import PYRAMID_SIGMA, gaussian_taps, lk_level_loop, takes_flow_pair
 from .common import device_values, fast, kernel, launch
 
 
@@ -99,8 +99,7 @@ def lk_level(images, pairs, flows, iterations, window, regularization, smooth, m
 def lk_confidence(forward, backward, tolerance):
     """Forward-backward consistency of a batch; see
     :func:`mfsr.kernels.reference.lk_confidence`."""
-    if not fast(forward) or forward.ndim != 4 or forward.shape != backward.shape or \
-            forward.shape[-1] != 2:
+    if not takes_flow_pair(fast, forward, backward):
         return reference.lk_confidence(forward, backward, tolerance)
     forward = cp.ascontiguousarray(forward)
     backward = cp.ascontiguousarray(backward, dtype=forward.dtype)
