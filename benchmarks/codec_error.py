@@ -63,7 +63,10 @@ def qp_maps(data):
         stream = container.streams.video[0]
         stream.codec_context.options = {"export_side_data": "venc_params"}
         for frame in container.decode(stream):
-            found = [sd for sd in frame.side_data if hasattr(sd, "qp_map")]
+            # PyAV 18.1.0 iterates over the side data, 18.1.1 over their types (a mapping)
+            entries = [frame.side_data[k] if not hasattr(k, "type") else k
+                       for k in frame.side_data]
+            found = [sd for sd in entries if hasattr(sd, "qp_map")]
             if not found:
                 return None
             maps.append(np.asarray(found[0].qp_map(), dtype=np.float64))

@@ -272,7 +272,9 @@ def test_y4m_input_is_read_at_random(tmp_path):
 def _side_data(path):
     with av.open(str(path)) as c:
         frame = next(c.decode(c.streams.video[0]))
-        return {sd.type.name: bytes(sd) for sd in frame.side_data}
+        # PyAV 18.1.0 iterates over the side data, 18.1.1 over their types (a mapping)
+        entries = [frame.side_data[k] if not hasattr(k, "type") else k for k in frame.side_data]
+        return {sd.type.name: bytes(sd) for sd in entries}
 
 
 @pytest.mark.parametrize("transfer,trc", [("pq", 16), ("hlg", 18)])
