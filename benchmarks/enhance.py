@@ -1,9 +1,9 @@
 """Exposure/colour enhancement benchmark: distortions before the BD x4 degradation, SR,
-and how much of the colour error ``mfsr.enhance`` takes away (CIEDE2000).
+and how much of the colour error ``mfsr.grading.enhance`` takes away (CIEDE2000).
 
 Each case distorts the ground-truth frames of ``bigbuckbunny`` (``--data``/bigbuckbunny/GT,
 30 frames of 720x1280) in linear light: the sRGB EOTF (IEC 61966-2-1, the coding
-``mfsr.enhance`` assumes), linear RGB times ``2**EV`` and the colour gains (R, G, B),
+``mfsr.grading.enhance`` assumes), linear RGB times ``2**EV`` and the colour gains (R, G, B),
 clipped to [0, 1], coded again with the inverse EOTF. The grid: exposure -1.5, -0.75,
 +0.5 EV and gains (1.15, 1, 0.9), (0.9, 1, 1.15), alone (5 cases) and combined (6), plus
 the undistorted case. Each distorted sequence is degraded like ``BDx4``
@@ -14,7 +14,7 @@ degradation="BD")`` on 5-frame windows around the target frames. Compared, per c
 target frame, with (a) the SR of the undistorted LR frames (the reference):
 
 - (b) the SR of the distorted LR frames, no enhancement;
-- (c) enhancement before SR: ``mfsr.enhance`` on the 30 LR frames (per-frame estimates,
+- (c) enhancement before SR: ``mfsr.grading.enhance`` on the 30 LR frames (per-frame estimates,
   shot cuts, ``temporal_params`` with ``--radius``), then SR;
 - (c') enhancement after SR: the same parameters (estimated on the LR frames) applied to
   the SR output (b).
@@ -54,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_io import run_record, write_json  # noqa: E402
 
 import mfsr  # noqa: E402
-from mfsr import enhance  # noqa: E402
+from mfsr.grading import enhance  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
@@ -64,7 +64,7 @@ TARGETS = (2, 7, 12, 17, 22, 27)
 WINDOW = 5
 CROP = 8          # HR pixels; LR-level errors crop CROP // 4 LR pixels
 # estimator variants compared on the LR frames: name -> (keyword arguments of estimate,
-# module constants of mfsr.enhance set for the variant)
+# module constants of mfsr.grading.enhance set for the variant)
 VARIANTS = {
     "default (grey_edge)": ({}, {}),
     "wb=shades_of_grey": ({"wb": "shades_of_grey"}, {}),

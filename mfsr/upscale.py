@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .core.validation import check_choice, check_float
+from .grading import enhance as enhance_module
 from .io import (FrameSource, VideoWriter, is_video_path, normalise_codec, read_image,
                  write_image)
 from .io.video_file import OUTPUT_CONTAINERS, PRESETS, PRIMARIES, TRANSFERS, VIDEO_BITS
@@ -105,7 +106,7 @@ def _hdr_stage(hdr, peak):
 
 
 class TemporalEnhancement:
-    """The enhancement of output frame ``t``: :func:`mfsr.enhance.temporal_params` over
+    """The enhancement of output frame ``t``: :func:`mfsr.grading.enhance.temporal_params` over
     the per-frame estimates of the LR frames ``t - radius .. t + radius``, applied to the
     SR output.
 
@@ -121,16 +122,15 @@ class TemporalEnhancement:
     path : str
         The job's input (video file or folder).
     radius : int
-        Frames on each side (:data:`mfsr.enhance.DEFAULT_RADIUS`).
+        Frames on each side (:data:`mfsr.grading.enhance.DEFAULT_RADIUS`).
     index : PacketIndex, optional
         The job reader's packet index of a video input (its pass over the file is not
         made again).
     """
 
     def __init__(self, path, radius=None, index=None):
-        from . import enhance
-        self._enhance = enhance
-        self.radius = enhance.DEFAULT_RADIUS if radius is None else radius
+        self._enhance = enhance_module
+        self.radius = enhance_module.DEFAULT_RADIUS if radius is None else radius
         self._source = FrameSource(path, index=index)
         if len(self._source.shape) != 3:
             self._source.close()
@@ -144,7 +144,7 @@ class TemporalEnhancement:
             self._features[j] = self._enhance.shot_feature(frame)
 
     def params(self, index):
-        """:class:`~mfsr.enhance.EnhanceParams` of output frame ``index``."""
+        """:class:`~mfsr.grading.enhance.EnhanceParams` of output frame ``index``."""
         lo, hi = max(0, index - self.radius), min(len(self._source) - 1, index + self.radius)
         for j in [j for j in self._estimates if j < lo]:
             del self._estimates[j], self._features[j]
@@ -296,7 +296,7 @@ def upscale_video(source, output, scale=4, window=None, *, start=0, end=None, bi
     encoding : VideoEncoding, optional
         Codec, CRF, preset and bit depth of a video file (default H.264 CRF 18, 8 bits).
     enhance : {"off", "auto"}
-        Exposure and colour correction, consistent over time (:mod:`mfsr.enhance`).
+        Exposure and colour correction, consistent over time (:mod:`mfsr.grading.enhance`).
     hdr : {None, "pq", "hlg"}
         Map the result to HDR (:mod:`mfsr.hdr`): BT.2020, PQ or HLG; a video file is then
         10-bit H.265 with HDR10 metadata.

@@ -5,7 +5,7 @@ import pytest
 from mfsr.degradation.cfa import (CFA_PATTERNS, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid,
                                   half_size_grey, mosaic, mosaic_adjoint, raw_to_float)
 from mfsr.degradation.burst import RawBurst, simulate_burst
-from mfsr.enhance import srgb_to_linear
+from mfsr.core.color import srgb_to_linear
 
 
 @pytest.mark.parametrize("pattern", CFA_PATTERNS)

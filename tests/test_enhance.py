@@ -1,11 +1,11 @@
-"""Exposure and colour correction (mfsr.enhance): recovery of known distortions, the
+"""Exposure and colour correction (mfsr.grading.enhance): recovery of known distortions, the
 do-no-harm dead zone, temporal consistency and shot cuts, output range, input checks."""
 import numpy as np
 import pytest
 from skimage import data
 
-from mfsr import enhance
-from mfsr.enhance import EnhanceParams
+from mfsr.grading import enhance
+from mfsr.grading.enhance import EnhanceParams
 
 
 def distort(image, ev=0.0, gains=(1.0, 1.0, 1.0)):

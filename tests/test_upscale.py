@@ -5,7 +5,8 @@ import pytest
 from skimage import data
 
 import mfsr
-from mfsr import enhance, io
+from mfsr.grading import enhance
+from mfsr import io
 from mfsr.cli import main
 
 FAST = dict(method="map", iterations=3, degradation="BD", codec="none")
