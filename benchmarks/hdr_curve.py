@@ -1,4 +1,4 @@
-"""Measured values of the SDR -> HDR mapping of ``mfsr.hdr`` (the numbers of docs/hdr.md).
+"""Measured values of the SDR -> HDR mapping of ``mfsr.grading`` (the numbers of docs/hdr.md).
 
     python benchmarks/hdr_curve.py          # from the repository root
 
@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from mfsr import hdr
+from mfsr import grading
+from mfsr.grading.transfer import colour_science
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_io import run_record, write_json  # noqa: E402
@@ -32,28 +33,28 @@ def _grey(signal):
 
 
 def _bt1886_signal(luminance):
-    return float(hdr._colour().models.eotf_inverse_BT1886(luminance))
+    return float(colour_science().models.eotf_inverse_BT1886(luminance))
 
 
 def anchors(peak):
     """Diffuse white and SDR white through PQ and HLG: signal, and cd/m2 decoded."""
     out = {}
-    for name, signal in (("diffuse_white", _bt1886_signal(hdr.DIFFUSE_WHITE)),
+    for name, signal in (("diffuse_white", _bt1886_signal(grading.DIFFUSE_WHITE)),
                          ("sdr_white", 1.0)):
         row = {"sdr_signal": signal,
-               "nits": float(hdr.inverse_tone_map(_grey(signal), peak=peak)[0, 0, 1])}
-        for transfer in hdr.TRANSFERS:
-            coded = hdr.sdr_to_hdr(_grey(signal), transfer, peak=peak)
+               "nits": float(grading.inverse_tone_map(_grey(signal), peak=peak)[0, 0, 1])}
+        for transfer in grading.TRANSFERS:
+            coded = grading.sdr_to_hdr(_grey(signal), transfer, peak=peak)
             row[f"{transfer}_signal"] = float(coded[0, 0, 1])
-            row[f"{transfer}_decoded_nits"] = float(hdr.decode(coded, transfer, peak)[0, 0, 1])
+            row[f"{transfer}_decoded_nits"] = float(grading.decode(coded, transfer, peak)[0, 0, 1])
         out[name] = row
     return out
 
 
 def curve_points(peak):
-    dw = _bt1886_signal(hdr.DIFFUSE_WHITE)
+    dw = _bt1886_signal(grading.DIFFUSE_WHITE)
     levels = [dw if v == "diffuse white" else v for v in LEVELS]
-    nits = hdr.inverse_tone_map(np.repeat(np.array(levels)[:, None, None], 3, axis=2),
+    nits = grading.inverse_tone_map(np.repeat(np.array(levels)[:, None, None], 3, axis=2),
                                 peak=peak)[:, 0, 1]
     return [{"sdr_signal": float(v), "nits": float(n)} for v, n in zip(levels, nits)]
 
@@ -63,11 +64,11 @@ def round_trip(peak, n=65536, seed=0):
     HDR signal kept as float64, float32, or rounded to full-range 10-bit R'G'B' codes."""
     rng = np.random.default_rng(seed)
     colours = rng.random((n, 1, 3))
-    below = colours.max(axis=-1)[:, 0] <= _bt1886_signal(hdr.DIFFUSE_WHITE)
+    below = colours.max(axis=-1)[:, 0] <= _bt1886_signal(grading.DIFFUSE_WHITE)
     not_dark = colours.min(axis=-1)[:, 0] >= 0.25
     greys = np.repeat(np.linspace(0, 1, 1024)[:, None, None], 3, axis=2)
     result = {}
-    for transfer in hdr.TRANSFERS:
+    for transfer in grading.TRANSFERS:
         for storage in ("float64", "float32", "10-bit"):
             row = {}
             for name, x in (("colours_below_diffuse_white", colours[below]),
@@ -75,10 +76,10 @@ def round_trip(peak, n=65536, seed=0):
                             ("colours_every_channel_from_0.25", colours[not_dark]),
                             ("greys", greys)):
                 src = x.astype(np.float32) if storage == "float32" else x
-                coded = hdr.sdr_to_hdr(src, transfer, peak=peak)
+                coded = grading.sdr_to_hdr(src, transfer, peak=peak)
                 if storage == "10-bit":
                     coded = np.round(coded * 1023) / 1023
-                err = np.abs(hdr.tone_map_to_sdr(coded, transfer, peak=peak) - x) * 255
+                err = np.abs(grading.tone_map_to_sdr(coded, transfer, peak=peak) - x) * 255
                 row[name] = {"max": float(err.max()), "p99": float(np.percentile(err, 99)),
                              "mean": float(err.mean())}
             result[f"{transfer}_{storage}"] = row
@@ -89,8 +90,8 @@ def astronaut_levels(peak):
     from skimage import data
     sdr = data.astronaut()
     out = {}
-    for transfer in hdr.TRANSFERS:
-        cll, fall = hdr.light_levels_of_signal(hdr.sdr_to_hdr(sdr, transfer, peak=peak),
+    for transfer in grading.TRANSFERS:
+        cll, fall = grading.light_levels_of_signal(grading.sdr_to_hdr(sdr, transfer, peak=peak),
                                                transfer, peak)
         out[transfer] = {"max_cll": cll, "max_fall": fall}
     return out
@@ -99,11 +100,11 @@ def astronaut_levels(peak):
 def timing_4k(repeats=2):
     frame = np.random.default_rng(0).random((2160, 3840, 3)).astype(np.float32)
     out = {}
-    for transfer in hdr.TRANSFERS:
+    for transfer in grading.TRANSFERS:
         best = np.inf
         for _ in range(repeats):
             t = time.perf_counter()
-            hdr.sdr_to_hdr(frame, transfer)
+            grading.sdr_to_hdr(frame, transfer)
             best = min(best, time.perf_counter() - t)
         out[f"sdr_to_hdr_{transfer}_s"] = best
     return out
@@ -120,10 +121,10 @@ def plot(peaks, path):
 
     v = np.linspace(0.0, 1.0, 2001)
     ramp = np.repeat(v[:, None, None], 3, axis=2)
-    dw = _bt1886_signal(hdr.DIFFUSE_WHITE)
+    dw = _bt1886_signal(grading.DIFFUSE_WHITE)
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
     for peak in peaks:
-        nits = hdr.inverse_tone_map(ramp, peak=peak)[:, 0, 1]
+        nits = grading.inverse_tone_map(ramp, peak=peak)[:, 0, 1]
         for ax in axes:
             ax.plot(v, nits, label=f"peak {peak:g} cd/m$^2$")
     direct = 203.0 * v ** 2.4
@@ -157,22 +158,23 @@ def main(argv=None):
     args = p.parse_args(argv)
     started = time.time()
 
-    results = {"diffuse_white_luminance": hdr.DIFFUSE_WHITE,
-               "diffuse_white_bt1886_signal": _bt1886_signal(hdr.DIFFUSE_WHITE),
+    results = {"diffuse_white_luminance": grading.DIFFUSE_WHITE,
+               "diffuse_white_bt1886_signal": _bt1886_signal(grading.DIFFUSE_WHITE),
                "diffuse_white_srgb_signal":
-                   float(hdr._colour().models.eotf_inverse_sRGB(hdr.DIFFUSE_WHITE)),
-               "lowest_peak": hdr.REFERENCE_WHITE / hdr.DIFFUSE_WHITE,
-               "pq_signal_of_100_nits": float(hdr.encode(np.full((1, 1, 3), 100.0))[0, 0, 0]),
+                   float(colour_science().models.eotf_inverse_sRGB(grading.DIFFUSE_WHITE)),
+               "lowest_peak": grading.REFERENCE_WHITE / grading.DIFFUSE_WHITE,
+               "pq_signal_of_100_nits": float(grading.encode(np.full((1, 1, 3), 100.0))[0, 0, 0]),
                "peaks": {}}
     for peak in args.peaks:
         results["peaks"][f"{peak:g}"] = {
-            "parameters": hdr.itm_parameters(peak), "anchors": anchors(peak),
+            "parameters": grading.itm_parameters(peak), "anchors": anchors(peak),
             "curve": curve_points(peak),
-            "hlg_system_gamma": float(hdr._colour().models.rgb.transfer_functions
+            "hlg_system_gamma": float(colour_science().models.rgb.transfer_functions
                                       .itur_bt_2100.gamma_function_BT2100_HLG(peak))}
     results["round_trip_8bit_codes_peak_1000"] = round_trip(1000.0)
     results["astronaut_light_levels_peak_1000"] = astronaut_levels(1000.0)
-    results["x265"] = hdr.x265_hdr10_params(hdr.mastering_display(1000.0, 0.0001), 1000, 400)
+    results["x265"] = grading.x265_hdr10_params(grading.mastering_display(1000.0, 0.0001),
+                                                1000, 400)
     results["timing_3840x2160"] = timing_4k()
     results["plot"] = plot(args.peaks, args.plot)
     write_json(args.out, run_record(__file__, args, results, started))

@@ -3,7 +3,7 @@
 Runs ``mfsr.upscale_video(..., hdr="pq")`` (what ``mfsr upscale --hdr pq`` runs) on a few
 bigbuckbunny BDx4 frames to a 10-bit H.265 file, decodes the file, measures its light
 (MaxCLL / MaxFALL, share of pixels above HDR reference white) and tone-maps it back to
-BT.709 SDR with :func:`mfsr.hdr.tone_map_to_sdr`, compared with the SDR SR of the same
+BT.709 SDR with :func:`mfsr.grading.tone_map_to_sdr`, compared with the SDR SR of the same
 frames (Y-PSNR between them: what the HDR mapping, 10-bit PQ HEVC and the way back lose).
 Writes a figure: SDR SR | HDR file tone-mapped back to SDR | the file's luminance in
 cd/m2 (false colour, log scale).
@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import mfsr
-from mfsr import hdr
+from mfsr import grading
 from mfsr.io import FrameSource, VideoReader
 from mfsr.metrics import psnr
 from results_io import run_record, write_json
@@ -81,8 +81,8 @@ def main():
             rows = []
             for k in range(len(video)):
                 signal = video.read(k) / 65535.0
-                nits = hdr.decode(signal, "pq")
-                back = hdr.tone_map_to_sdr(signal, "pq", peak=args.peak)
+                nits = grading.decode(signal, "pq")
+                back = grading.tone_map_to_sdr(signal, "pq", peak=args.peak)
                 sdr = sdr_frames.read(k) / 255.0
                 lum = nits @ BT2020_Y
                 rows.append({"frame": start + k,

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .core.validation import check_choice, check_float
+from .grading import (LightLevels, decode, mastering_display, sdr_to_hdr,
+                      x265_hdr10_params)
 from .grading import enhance as enhance_module
 from .io import (FrameSource, VideoWriter, is_video_path, normalise_codec, read_image,
                  write_image)
@@ -95,12 +97,11 @@ def _hdr_stage(hdr, peak):
     """SR output (BT.709 SDR) -> coded BT.2020 HDR signal, or None without HDR."""
     if hdr is None:
         return None
-    from . import hdr as hdr_module
 
     def to_hdr(frame):
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=2)
-        return hdr_module.sdr_to_hdr(np.clip(frame, 0, 1), transfer=hdr, peak=peak)
+        return sdr_to_hdr(np.clip(frame, 0, 1), transfer=hdr, peak=peak)
 
     return to_hdr
 
@@ -179,13 +180,12 @@ def _finish_stage(enhancement, to_hdr):
 def _hdr10_params(paths, transfer, peak):
     """x265 HDR10 parameters: mastering display, and MaxCLL / MaxFALL (CTA-861.3)
     measured on the frames about to be encoded."""
-    from . import hdr as hdr_module
-    levels = hdr_module.LightLevels()
+    levels = LightLevels()
     for path in paths:
         signal = read_image(path).astype(np.float32) / 65535
-        levels.update(hdr_module.decode(signal, transfer=transfer, peak=peak))
-    display = hdr_module.mastering_display(peak=peak)
-    return hdr_module.x265_hdr10_params(display, levels.max_cll, levels.max_fall), levels
+        levels.update(decode(signal, transfer=transfer, peak=peak))
+    display = mastering_display(peak=peak)
+    return x265_hdr10_params(display, levels.max_cll, levels.max_fall), levels
 
 
 def encode_frames(paths, output, source, indices, encoding, hdr=None, peak=1000.0):
@@ -298,7 +298,7 @@ def upscale_video(source, output, scale=4, window=None, *, start=0, end=None, bi
     enhance : {"off", "auto"}
         Exposure and colour correction, consistent over time (:mod:`mfsr.grading.enhance`).
     hdr : {None, "pq", "hlg"}
-        Map the result to HDR (:mod:`mfsr.hdr`): BT.2020, PQ or HLG; a video file is then
+        Map the result to HDR (:mod:`mfsr.grading`): BT.2020, PQ or HLG; a video file is then
         10-bit H.265 with HDR10 metadata.
     peak : float
         Peak luminance of the HDR mapping, cd/m2 (default 1000).

@@ -32,9 +32,9 @@ def pytest_collection_modifyitems(config, items):
 
 # colour-science sets NumPy's print options (legacy="1.13") for the whole process when it
 # is first imported, which changes what later doctests print; import it once here through
-# mfsr.hdr, which restores the options, so the tests' own `import colour` finds it loaded.
+# mfsr.grading, which restores the options, so the tests' own `import colour` finds it loaded.
 try:
-    from mfsr.hdr import _colour
-    _colour()
+    from mfsr.grading.transfer import colour_science
+    colour_science()
 except ImportError:        # pragma: no cover - colour-science is a dependency
     pass

@@ -1,5 +1,6 @@
-"""SDR -> HDR10 / HLG (mfsr.hdr): the tone curve's anchors and shape, the transfer
-functions' known values, the light-level metadata and the argument checks."""
+"""SDR -> HDR10 / HLG (mfsr.grading's transfer, tonemap and metadata modules): the tone
+curve's anchors and shape, the transfer functions' known values, the light-level metadata
+and the argument checks."""
 from __future__ import annotations
 
 import subprocess
@@ -8,13 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from mfsr import hdr
+from mfsr import grading
+from mfsr.grading.transfer import colour_science
 
-# through mfsr.hdr: a plain ``import colour`` would leave NumPy's print options at
+# through mfsr.grading: a plain ``import colour`` would leave NumPy's print options at
 # legacy="1.13" for the rest of the session
-colour = hdr._colour()
+colour = colour_science()
 
-DW_SIGNAL = float(colour.models.eotf_inverse_BT1886(hdr.DIFFUSE_WHITE))
+DW_SIGNAL = float(colour.models.eotf_inverse_BT1886(grading.DIFFUSE_WHITE))
 
 
 def _grey(values):
@@ -26,7 +28,7 @@ def _grey(values):
 def _curve_at(luminance, **kw):
     """The inverse tone curve f at SDR relative luminances (through grey BT.1886 signals)."""
     signal = colour.models.eotf_inverse_BT1886(np.asarray(luminance, dtype=np.float64))
-    return hdr.inverse_tone_map(_grey(signal), **kw)[:, 0, 1]
+    return grading.inverse_tone_map(_grey(signal), **kw)[:, 0, 1]
 
 
 def _xy(rgb_2020):
@@ -41,21 +43,21 @@ def test_diffuse_white_is_method_c_and_bt1886_signal_096():
     # BT.2446 method C's forward curve with its published k2, k4 puts 203 cd/m2 here
     k2, k4, y_ip = 15.09968, 78.99439, 58.535 / 0.83802
     expected = (k2 * np.log(203.0 / y_ip - 0.74204) + k4) / 100.0
-    assert hdr.DIFFUSE_WHITE == pytest.approx(expected, abs=2e-5)
+    assert grading.DIFFUSE_WHITE == pytest.approx(expected, abs=2e-5)
     assert DW_SIGNAL == pytest.approx(0.960, abs=5e-4)
 
 
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
 def test_flat_diffuse_white_frame_decodes_to_203_nits(transfer):
     frame = np.full((8, 8, 3), DW_SIGNAL, np.float32)
-    nits = hdr.decode(hdr.sdr_to_hdr(frame, transfer, peak=1000.0), transfer, peak=1000.0)
+    nits = grading.decode(grading.sdr_to_hdr(frame, transfer, peak=1000.0), transfer, peak=1000.0)
     assert np.allclose(nits, 203.0, rtol=0.02)
     assert np.allclose(nits, 203.0, rtol=1e-4)  # float signal: the curve itself is exact
 
 
 def test_diffuse_white_with_srgb_linearisation():
-    signal = float(colour.models.eotf_inverse_sRGB(hdr.DIFFUSE_WHITE))
-    out = hdr.inverse_tone_map(_grey([signal]), sdr_eotf="srgb")
+    signal = float(colour.models.eotf_inverse_sRGB(grading.DIFFUSE_WHITE))
+    out = grading.inverse_tone_map(_grey([signal]), sdr_eotf="srgb")
     assert out[0, 0] == pytest.approx([203.0] * 3, rel=1e-6)
 
 
@@ -63,26 +65,26 @@ def test_diffuse_white_with_srgb_linearisation():
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
 def test_sdr_white_maps_to_peak(peak, transfer):
     white = np.ones((4, 4, 3))
-    assert np.allclose(hdr.inverse_tone_map(white, peak=peak), peak, rtol=1e-9)
-    nits = hdr.decode(hdr.sdr_to_hdr(white, transfer, peak=peak), transfer, peak=peak)
+    assert np.allclose(grading.inverse_tone_map(white, peak=peak), peak, rtol=1e-9)
+    nits = grading.decode(grading.sdr_to_hdr(white, transfer, peak=peak), transfer, peak=peak)
     assert np.allclose(nits, peak, rtol=1e-6)
 
 
 @pytest.mark.parametrize("peak", [300.0, 1000.0, 10000.0])
 def test_curve_increases_on_a_ramp(peak):
-    nits = hdr.inverse_tone_map(_grey(np.linspace(0.0, 1.0, 4097)), peak=peak)[:, 0, 0]
+    nits = grading.inverse_tone_map(_grey(np.linspace(0.0, 1.0, 4097)), peak=peak)[:, 0, 0]
     assert nits[0] == 0.0
     assert np.all(np.diff(nits) > 0)
     # colour ramps too: every channel non-decreasing as one channel rises
     ramp = np.zeros((256, 1, 3))
     ramp[:, 0, 0] = np.linspace(0, 1, 256)
     ramp[:, 0, 1] = 0.5
-    out = hdr.inverse_tone_map(ramp, peak=peak)
+    out = grading.inverse_tone_map(ramp, peak=peak)
     assert np.all(np.diff(out[:, 0, 0]) > 0) and np.all(np.diff(out[:, 0, 1]) >= 0)
 
 
 def test_curve_is_continuous_with_continuous_slope_at_the_knee():
-    w, eps = hdr.DIFFUSE_WHITE, 1e-6
+    w, eps = grading.DIFFUSE_WHITE, 1e-6
     below, at, above = _curve_at([w - eps, w, w + eps])
     slope = 203.0 / w
     assert at == pytest.approx(203.0, rel=1e-9)
@@ -93,8 +95,8 @@ def test_curve_is_continuous_with_continuous_slope_at_the_knee():
 
 
 def test_curve_follows_the_documented_method_c_formulas():
-    p = hdr.itm_parameters(1000.0)
-    assert p["y_hdr_ip"] == 203.0 and p["y_sdr_ip"] == hdr.DIFFUSE_WHITE
+    p = grading.itm_parameters(1000.0)
+    assert p["y_hdr_ip"] == 203.0 and p["y_sdr_ip"] == grading.DIFFUSE_WHITE
     y = np.array([0.01, 0.18, 0.5, 0.9, 0.93, 0.97, 0.99, 1.0])
     expected = np.where(y < p["y_sdr_ip"], y / p["k1"],
                         p["y_hdr_ip"] * (np.exp((y - p["k4"]) / p["k2"]) + p["k3"]))
@@ -102,11 +104,11 @@ def test_curve_follows_the_documented_method_c_formulas():
 
 
 def test_lowest_peak_is_the_straight_line():
-    lowest = 203.0 / hdr.DIFFUSE_WHITE
+    lowest = 203.0 / grading.DIFFUSE_WHITE
     y = np.linspace(0, 1, 11)
-    assert np.allclose(_curve_at(y, peak=lowest), 203.0 * y / hdr.DIFFUSE_WHITE, rtol=1e-6)
+    assert np.allclose(_curve_at(y, peak=lowest), 203.0 * y / grading.DIFFUSE_WHITE, rtol=1e-6)
     with pytest.raises(ValueError, match="peak"):
-        hdr.inverse_tone_map(_grey([0.5]), peak=lowest - 1.0)
+        grading.inverse_tone_map(_grey([0.5]), peak=lowest - 1.0)
 
 
 # ------------------------------------------------------------------- colour
@@ -114,7 +116,7 @@ def test_lowest_peak_is_the_straight_line():
 
 def test_bt709_white_stays_neutral_and_red_lands_on_bt709_red():
     frame = np.array([[[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.3]]])
-    out = hdr.inverse_tone_map(frame)
+    out = grading.inverse_tone_map(frame)
     assert np.ptp(out[0, 0]) < 1e-9 * out[0, 0, 0]
     assert np.ptp(out[0, 2]) < 1e-9 * out[0, 2, 0]
     matrix = colour.matrix_RGB_to_RGB(colour.RGB_COLOURSPACES["ITU-R BT.709"],
@@ -128,7 +130,7 @@ def test_luminance_scaling_keeps_chromaticity_above_diffuse_white():
     frame = np.array([[[0.99, 0.97, 0.90], [1.0, 1.0, 0.2], [0.7, 0.98, 0.99]]])
     lin = colour.models.eotf_BT1886(frame) @ colour.matrix_RGB_to_RGB(
         colour.RGB_COLOURSPACES["ITU-R BT.709"], colour.RGB_COLOURSPACES["ITU-R BT.2020"]).T
-    out = hdr.inverse_tone_map(frame)
+    out = grading.inverse_tone_map(frame)
     assert np.allclose(_xy(out), _xy(lin), atol=1e-9)
     assert out.max() <= 1000.0 * (1 + 1e-9)   # no channel above peak
     assert out.min() >= 0.0
@@ -139,14 +141,15 @@ def test_out_of_range_sdr_is_clipped_and_dtypes_follow_the_input():
     over = x.copy()
     over[0, 0] = (-0.1, 1.2, 0.5)
     clipped = np.clip(over, 0, 1)
-    assert np.array_equal(hdr.inverse_tone_map(over), hdr.inverse_tone_map(clipped))
-    assert hdr.inverse_tone_map(x.astype(np.float32)).dtype == np.float32
-    assert hdr.sdr_to_hdr(x).dtype == np.float64
+    assert np.array_equal(grading.inverse_tone_map(over), grading.inverse_tone_map(clipped))
+    assert grading.inverse_tone_map(x.astype(np.float32)).dtype == np.float32
+    assert grading.sdr_to_hdr(x).dtype == np.float64
     u8 = np.round(x * 255).astype(np.uint8)
-    assert np.allclose(hdr.inverse_tone_map(u8), hdr.inverse_tone_map(u8 / 255.0), rtol=1e-5)
+    assert np.allclose(grading.inverse_tone_map(u8), grading.inverse_tone_map(u8 / 255.0),
+                       rtol=1e-5)
     # a stack of frames is the frames one by one
     stack = np.stack([x, x[::-1]])
-    assert np.allclose(hdr.sdr_to_hdr(stack, "hlg")[1], hdr.sdr_to_hdr(x[::-1], "hlg"))
+    assert np.allclose(grading.sdr_to_hdr(stack, "hlg")[1], grading.sdr_to_hdr(x[::-1], "hlg"))
 
 
 # ------------------------------------------------------------------- transfer functions
@@ -154,22 +157,22 @@ def test_out_of_range_sdr_is_clipped_and_dtypes_follow_the_input():
 
 def test_pq_known_values():
     nits = np.array([[[10000.0, 100.0, 0.0]]])
-    signal = hdr.encode(nits, "pq")
+    signal = grading.encode(nits, "pq")
     assert signal[0, 0, 0] == pytest.approx(1.0, abs=1e-9)
     assert signal[0, 0, 1] == pytest.approx(0.508, abs=5e-4)
     assert signal[0, 0, 2] == pytest.approx(0.0, abs=1e-6)
     # negative light has no code and light above 10000 is clipped
-    assert hdr.encode(np.array([[[-5.0, 20000.0, 0.0]]]), "pq")[0, 0, :2].tolist() == \
+    assert grading.encode(np.array([[[-5.0, 20000.0, 0.0]]]), "pq")[0, 0, :2].tolist() == \
         pytest.approx([0.0, 1.0], abs=1e-6)
 
 
 def test_hlg_reference_white_and_peak():
     grey = np.full((1, 1, 3), 203.0)
-    assert hdr.encode(grey, "hlg", peak=1000.0)[0, 0, 0] == pytest.approx(0.75, abs=1e-3)
-    assert hdr.decode(np.full((1, 1, 3), 0.75), "hlg", 1000.0)[0, 0, 0] == \
+    assert grading.encode(grey, "hlg", peak=1000.0)[0, 0, 0] == pytest.approx(0.75, abs=1e-3)
+    assert grading.decode(np.full((1, 1, 3), 0.75), "hlg", 1000.0)[0, 0, 0] == \
         pytest.approx(203.0, rel=2e-3)
     for peak in (600.0, 2000.0):  # signal 1 is the display's nominal peak, any peak
-        assert hdr.decode(np.ones((1, 1, 3)), "hlg", peak)[0, 0, 0] == \
+        assert grading.decode(np.ones((1, 1, 3)), "hlg", peak)[0, 0, 0] == \
             pytest.approx(peak, rel=1e-6)
 
 
@@ -177,20 +180,20 @@ def test_hlg_reference_white_and_peak():
 def test_decode_inverts_encode(transfer):
     # up to 500 cd/m2 per channel every colour is inside the 1000 cd/m2 HLG display's volume
     nits = np.random.default_rng(1).uniform(0.01, 500.0, (6, 7, 3))
-    back = hdr.decode(hdr.encode(nits, transfer), transfer)
+    back = grading.decode(grading.encode(nits, transfer), transfer)
     assert np.allclose(back, nits, rtol=1e-6, atol=1e-6)
 
 
 def test_hlg_clips_saturated_light_the_display_cannot_show():
     # HLG's scene light E = F_D / (L_W Y_S^(gamma-1)) exceeds 1 for a bright pure red
     red = np.array([[[900.0, 0.0, 0.0]]])
-    assert hdr.encode(red, "hlg")[0, 0, 0] == 1.0
-    assert hdr.decode(hdr.encode(red, "hlg"), "hlg")[0, 0, 0] < 900.0
+    assert grading.encode(red, "hlg")[0, 0, 0] == 1.0
+    assert grading.decode(grading.encode(red, "hlg"), "hlg")[0, 0, 0] < 900.0
 
 
 def test_max_cll_clips_linear_light_before_coding():
-    signal = hdr.sdr_to_hdr(np.ones((2, 2, 3)), "pq", peak=1000.0, max_cll=600.0)
-    assert np.allclose(hdr.decode(signal, "pq"), 600.0, rtol=1e-6)
+    signal = grading.sdr_to_hdr(np.ones((2, 2, 3)), "pq", peak=1000.0, max_cll=600.0)
+    assert np.allclose(grading.decode(signal, "pq"), 600.0, rtol=1e-6)
 
 
 # ------------------------------------------------------------------- SDR round trip
@@ -199,22 +202,22 @@ def test_max_cll_clips_linear_light_before_coding():
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
 def test_sdr_hdr_sdr_round_trip(transfer):
     x = np.random.default_rng(2).random((32, 32, 3))
-    below = x.max(axis=-1) ** 2.4 <= hdr.DIFFUSE_WHITE
-    hdr_signal = hdr.sdr_to_hdr(x, transfer)
-    back = hdr.tone_map_to_sdr(hdr_signal, transfer)
+    below = x.max(axis=-1) ** 2.4 <= grading.DIFFUSE_WHITE
+    hdr_signal = grading.sdr_to_hdr(x, transfer)
+    back = grading.tone_map_to_sdr(hdr_signal, transfer)
     assert np.abs(back - x)[below].max() < 1e-6
     assert np.abs(back - x).max() < 1e-6          # above diffuse white too
-    back32 = hdr.tone_map_to_sdr(hdr.sdr_to_hdr(x.astype(np.float32), transfer), transfer)
+    back32 = grading.tone_map_to_sdr(grading.sdr_to_hdr(x.astype(np.float32), transfer), transfer)
     assert back32.dtype == np.float32 and np.abs(back32 - x).max() < 2e-3
     # 10-bit HDR codes: greys below diffuse white come back within one 8-bit code
     g = np.linspace(0.0, DW_SIGNAL, 512)
-    codes = np.round(hdr.sdr_to_hdr(_grey(g), transfer) * 1023) / 1023
-    assert np.abs(hdr.tone_map_to_sdr(codes, transfer)[:, 0, 0] - g).max() < 1 / 255
+    codes = np.round(grading.sdr_to_hdr(_grey(g), transfer) * 1023) / 1023
+    assert np.abs(grading.tone_map_to_sdr(codes, transfer)[:, 0, 0] - g).max() < 1 / 255
 
 
 def test_tone_map_to_sdr_clips_light_above_peak_and_outside_bt709():
     nits = np.array([[[4000.0, 4000.0, 4000.0], [0.0, 500.0, 0.0]]])   # BT.2020 green
-    sdr = hdr.tone_map_to_sdr(hdr.encode(nits, "pq"), "pq", peak=1000.0)
+    sdr = grading.tone_map_to_sdr(grading.encode(nits, "pq"), "pq", peak=1000.0)
     assert sdr[0, 0].tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert sdr.min() >= 0.0 and sdr.max() <= 1.0
     assert sdr[0, 1, 0] == 0.0 and sdr[0, 1, 2] == 0.0   # its red and blue went negative
@@ -241,37 +244,37 @@ def test_light_levels_match_a_brute_force_cta_861_3():
     frames = rng.uniform(-5.0, 300.0, (4, 9, 11, 3))
     frames[2, 4, 5] = (20.0, 950.0, 3.0)
     expected = _brute_force_levels(frames)
-    assert hdr.light_levels(frames) == pytest.approx(expected, rel=1e-12)
-    assert hdr.light_levels(frames)[0] == 950.0
-    assert hdr.light_levels(frames[1]) == pytest.approx(_brute_force_levels(frames[1:2]))
+    assert grading.light_levels(frames) == pytest.approx(expected, rel=1e-12)
+    assert grading.light_levels(frames)[0] == 950.0
+    assert grading.light_levels(frames[1]) == pytest.approx(_brute_force_levels(frames[1:2]))
 
 
 def test_streaming_light_levels_equal_the_batch():
     frames = np.random.default_rng(4).gamma(2.0, 40.0, (5, 6, 7, 3)).astype(np.float32)
-    one_by_one = hdr.LightLevels()
+    one_by_one = grading.LightLevels()
     for frame in frames:
         one_by_one.update(frame)
-    in_two = hdr.LightLevels().update(frames[:2]).update(frames[2:])
-    batch = hdr.light_levels(frames)
+    in_two = grading.LightLevels().update(frames[:2]).update(frames[2:])
+    batch = grading.light_levels(frames)
     assert (one_by_one.max_cll, one_by_one.max_fall) == pytest.approx(batch, rel=1e-12)
     assert (in_two.max_cll, in_two.max_fall) == pytest.approx(batch, rel=1e-12)
     assert one_by_one.frames == in_two.frames == 5
-    assert hdr.LightLevels().max_cll == 0.0
+    assert grading.LightLevels().max_cll == 0.0
 
 
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
 def test_light_levels_of_signal_decode_first(transfer):
     signal = np.random.default_rng(5).random((3, 5, 4, 3))
-    expected = hdr.light_levels(hdr.decode(signal, transfer))
-    assert hdr.light_levels_of_signal(signal, transfer) == pytest.approx(expected, rel=1e-6)
+    expected = grading.light_levels(grading.decode(signal, transfer))
+    assert grading.light_levels_of_signal(signal, transfer) == pytest.approx(expected, rel=1e-6)
 
 
 # ------------------------------------------------------------------- HDR10 metadata
 
 
 def test_x265_string_of_bt2020_d65_1000_nits():
-    display = hdr.mastering_display(1000.0, 0.0001)
-    params = hdr.x265_hdr10_params(display, 1000, 400)
+    display = grading.mastering_display(1000.0, 0.0001)
+    params = grading.x265_hdr10_params(display, 1000, 400)
     master = "G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)"
     assert params == f"master-display={master}:max-cll=1000,400"
     # the same numbers from the primaries: G, B, R, white in units of 0.00002
@@ -282,14 +285,14 @@ def test_x265_string_of_bt2020_d65_1000_nits():
 
 
 def test_x265_string_of_p3_d65_and_rounding():
-    display = hdr.mastering_display(4000.0, 0.005, primaries="P3-D65")
-    params = hdr.x265_hdr10_params(display, 999.5, 400.49)
+    display = grading.mastering_display(4000.0, 0.005, primaries="P3-D65")
+    params = grading.x265_hdr10_params(display, 999.5, 400.49)
     assert params == ("master-display=G(13250,34500)B(7500,3000)R(34000,16000)"
                       "WP(15635,16450)L(40000000,50):max-cll=1000,400")
 
 
 def test_mastering_display_is_frozen_with_colour_primaries():
-    d = hdr.mastering_display()
+    d = grading.mastering_display()
     assert (d.red, d.green, d.blue, d.white) == \
         ((0.708, 0.292), (0.17, 0.797), (0.131, 0.046), (0.3127, 0.329))
     assert (d.max_luminance, d.min_luminance) == (1000.0, 0.0001)
@@ -304,33 +307,34 @@ GOOD = np.full((2, 2, 3), 0.5)
 
 
 @pytest.mark.parametrize("call, error, name", [
-    (lambda: hdr.inverse_tone_map(np.full((2, 2, 3), np.nan)), ValueError, "rgb_sdr"),
-    (lambda: hdr.inverse_tone_map(np.zeros((2, 2))), ValueError, "rgb_sdr"),
-    (lambda: hdr.inverse_tone_map(np.zeros((2, 2, 4))), ValueError, "rgb_sdr"),
-    (lambda: hdr.inverse_tone_map("frame"), TypeError, "rgb_sdr"),
-    (lambda: hdr.inverse_tone_map(GOOD, peak=203.0), ValueError, "peak"),
-    (lambda: hdr.inverse_tone_map(GOOD, peak=210.0), ValueError, "peak"),
-    (lambda: hdr.inverse_tone_map(GOOD, peak=1e6), ValueError, "peak"),
-    (lambda: hdr.inverse_tone_map(GOOD, peak="1000"), TypeError, "peak"),
-    (lambda: hdr.inverse_tone_map(GOOD, peak=float("nan")), ValueError, "peak"),
-    (lambda: hdr.inverse_tone_map(GOOD, diffuse_white=1.0), ValueError, "diffuse_white"),
-    (lambda: hdr.inverse_tone_map(GOOD, diffuse_white=0.0), ValueError, "diffuse_white"),
-    (lambda: hdr.inverse_tone_map(GOOD, sdr_eotf="gamma2.2"), ValueError, "sdr_eotf"),
-    (lambda: hdr.sdr_to_hdr(GOOD, transfer="hdr10"), ValueError, "transfer"),
-    (lambda: hdr.sdr_to_hdr(GOOD, max_cll=-1.0), ValueError, "max_cll"),
-    (lambda: hdr.encode(np.full((1, 1, 3), np.inf)), ValueError, "linear_nits"),
-    (lambda: hdr.encode(GOOD, transfer=None), ValueError, "transfer"),
-    (lambda: hdr.decode(np.zeros((3,))), ValueError, "signal"),
-    (lambda: hdr.tone_map_to_sdr(GOOD, transfer="sdr"), ValueError, "transfer"),
-    (lambda: hdr.light_levels(np.zeros((4, 4))), ValueError, "frames_linear_nits"),
-    (lambda: hdr.LightLevels().update(np.full((1, 1, 3), np.nan)), ValueError,
+    (lambda: grading.inverse_tone_map(np.full((2, 2, 3), np.nan)), ValueError, "rgb_sdr"),
+    (lambda: grading.inverse_tone_map(np.zeros((2, 2))), ValueError, "rgb_sdr"),
+    (lambda: grading.inverse_tone_map(np.zeros((2, 2, 4))), ValueError, "rgb_sdr"),
+    (lambda: grading.inverse_tone_map("frame"), TypeError, "rgb_sdr"),
+    (lambda: grading.inverse_tone_map(GOOD, peak=203.0), ValueError, "peak"),
+    (lambda: grading.inverse_tone_map(GOOD, peak=210.0), ValueError, "peak"),
+    (lambda: grading.inverse_tone_map(GOOD, peak=1e6), ValueError, "peak"),
+    (lambda: grading.inverse_tone_map(GOOD, peak="1000"), TypeError, "peak"),
+    (lambda: grading.inverse_tone_map(GOOD, peak=float("nan")), ValueError, "peak"),
+    (lambda: grading.inverse_tone_map(GOOD, diffuse_white=1.0), ValueError, "diffuse_white"),
+    (lambda: grading.inverse_tone_map(GOOD, diffuse_white=0.0), ValueError, "diffuse_white"),
+    (lambda: grading.inverse_tone_map(GOOD, sdr_eotf="gamma2.2"), ValueError, "sdr_eotf"),
+    (lambda: grading.sdr_to_hdr(GOOD, transfer="hdr10"), ValueError, "transfer"),
+    (lambda: grading.sdr_to_hdr(GOOD, max_cll=-1.0), ValueError, "max_cll"),
+    (lambda: grading.encode(np.full((1, 1, 3), np.inf)), ValueError, "linear_nits"),
+    (lambda: grading.encode(GOOD, transfer=None), ValueError, "transfer"),
+    (lambda: grading.decode(np.zeros((3,))), ValueError, "signal"),
+    (lambda: grading.tone_map_to_sdr(GOOD, transfer="sdr"), ValueError, "transfer"),
+    (lambda: grading.light_levels(np.zeros((4, 4))), ValueError, "frames_linear_nits"),
+    (lambda: grading.LightLevels().update(np.full((1, 1, 3), np.nan)), ValueError,
      "frame_linear_nits"),
-    (lambda: hdr.mastering_display(min_luminance=-1.0), ValueError, "min_luminance"),
-    (lambda: hdr.mastering_display(primaries="sRGB"), ValueError, "primaries"),
-    (lambda: hdr.x265_hdr10_params("display", 1000, 400), TypeError, "display"),
-    (lambda: hdr.x265_hdr10_params(hdr.mastering_display(), 400, 1000), ValueError,
+    (lambda: grading.mastering_display(min_luminance=-1.0), ValueError, "min_luminance"),
+    (lambda: grading.mastering_display(primaries="sRGB"), ValueError, "primaries"),
+    (lambda: grading.x265_hdr10_params("display", 1000, 400), TypeError, "display"),
+    (lambda: grading.x265_hdr10_params(grading.mastering_display(), 400, 1000), ValueError,
      "max_fall"),
-    (lambda: hdr.x265_hdr10_params(hdr.mastering_display(), 1e6, 10), ValueError, "max_cll"),
+    (lambda: grading.x265_hdr10_params(grading.mastering_display(), 1e6, 10), ValueError,
+     "max_cll"),
 ])
 def test_bad_arguments_name_the_argument(call, error, name):
     with pytest.raises(error, match=name):
@@ -339,11 +343,11 @@ def test_bad_arguments_name_the_argument(call, error, name):
 
 def test_unknown_transfer_lists_the_valid_ones():
     with pytest.raises(ValueError, match="'pq', 'hlg'"):
-        hdr.encode(GOOD, transfer="st2084")
+        grading.encode(GOOD, transfer="st2084")
 
 
 def test_import_mfsr_does_not_import_colour_nor_keep_its_print_options():
-    code = ("import sys, numpy as np, mfsr, mfsr.hdr as h\n"
+    code = ("import sys, numpy as np, mfsr, mfsr.grading as h\n"
             "assert 'colour' not in sys.modules, 'import mfsr imported colour'\n"
             "h.encode(np.zeros((1, 1, 3)))\n"
             "assert 'colour' in sys.modules\n"

@@ -8,7 +8,7 @@ import pytest
 from skimage import data
 
 import mfsr
-from mfsr import io, video
+from mfsr import grading, io, video
 from mfsr.cli import main
 from mfsr.io import ycbcr
 
@@ -279,7 +279,6 @@ def _side_data(path):
 
 @pytest.mark.parametrize("transfer,trc", [("pq", 16), ("hlg", 18)])
 def test_hdr10_output_is_tagged_and_its_light_levels_are_the_frames(tmp_path, transfer, trc):
-    from mfsr import hdr
     src = tmp_path / "in.mp4"
     _make_input(src, _scene(5), codec="libx264", bits=8, audio=False)
     out = tmp_path / "hdr.mp4"
@@ -292,9 +291,9 @@ def test_hdr10_output_is_tagged_and_its_light_levels_are_the_frames(tmp_path, tr
     assert "MASTERING_DISPLAY_METADATA" in side
     max_cll, max_fall = np.frombuffer(side["CONTENT_LIGHT_LEVEL"], np.uint32)
     # CTA-861.3 on the frames before encoding (the 16-bit frames the file was made from)
-    levels = hdr.LightLevels()
+    levels = grading.LightLevels()
     for path in sorted((tmp_path / "hdr.mp4.frames").iterdir()):
-        levels.update(hdr.decode(io.read_image(path) / 65535.0, transfer=transfer))
+        levels.update(grading.decode(io.read_image(path) / 65535.0, transfer=transfer))
     assert levels.frames == 5
     assert abs(max_cll - levels.max_cll) <= 0.01 * levels.max_cll
     assert abs(max_fall - levels.max_fall) <= 0.01 * levels.max_fall
@@ -308,16 +307,15 @@ def test_hdr10_output_is_tagged_and_its_light_levels_are_the_frames(tmp_path, tr
 
 
 def test_diffuse_white_lands_at_203_nits_in_the_file(tmp_path):
-    from mfsr import hdr
     lr = tmp_path / "flat"
     lr.mkdir()
-    signal = hdr.DIFFUSE_WHITE ** (1 / 2.4)           # BT.1886: the level of diffuse white
+    signal = grading.DIFFUSE_WHITE ** (1 / 2.4)           # BT.1886: the level of diffuse white
     for k in range(3):
         io.write_image(lr / f"{k}.png", np.full((32, 40, 3), signal), bits=16)
     out = tmp_path / "flat.mp4"
     mfsr.upscale_video(str(lr), str(out), 2, 3, hdr="pq", **FAST)
     frames, _ = _decoded(out)
-    nits = hdr.decode(frames[1][8:-8, 8:-8] / 65535.0, transfer="pq")
+    nits = grading.decode(frames[1][8:-8, 8:-8] / 65535.0, transfer="pq")
     luminance = nits @ np.array([0.2627, 0.6780, 0.0593])
     assert abs(np.median(luminance) - 203) <= 0.02 * 203
 
