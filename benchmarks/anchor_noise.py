@@ -1,4 +1,4 @@
-"""Tuning run: the anchor's noise dependence (``mfsr.recurrence.ANCHOR_NOISE_EXPONENT``).
+"""Tuning run: the anchor's noise dependence (``mfsr.video.recurrence.ANCHOR_NOISE_EXPONENT``).
 
 The video job's default (whole-clip recursion) on each development clip
 (``benchmarks/realmotion``, default ``/work/devdata/realmotion``) for each exponent, beside
@@ -19,7 +19,7 @@ from real_motion import fair_bicubic, load
 from results_io import run_record, write_json
 
 import mfsr
-import mfsr.recurrence
+import mfsr.video.recurrence
 from mfsr.metrics import y_psnr_ssim
 
 SCALE = 4
@@ -54,7 +54,7 @@ def main(argv=None):
             configs = [("window:5", {"window": 5})] if args.windows else []
             configs += [(f"recursion:p={e:g}", {"exponent": e}) for e in args.exponents]
             for name, kw in configs:
-                mfsr.recurrence.ANCHOR_NOISE_EXPONENT = kw.pop("exponent", 0.0)
+                mfsr.video.recurrence.ANCHOR_NOISE_EXPONENT = kw.pop("exponent", 0.0)
                 out = run(source, args.frames, **kw)
                 psnr = float(np.mean([y_psnr_ssim(gt[t], out[t], SCALE)[0] for t in out]))
                 rows.append({"degradation": deg, "clip": clip, "config": name,

@@ -44,7 +44,7 @@ def _pairs_needed(a, b, n, window):
 
 def _warm(source, scratch, window, options):
     """Import mfsr and compile its kernels in this process (workers call it too)."""
-    from mfsr.upscale import run_frames
+    from mfsr.video import run_frames
     scratch = os.path.join(scratch, str(os.getpid()))
     os.makedirs(scratch, exist_ok=True)
     run_frames(source, scratch, 4, window, 0, 1, bits=8, **options)
@@ -107,7 +107,7 @@ def main():
     cv2.setNumThreads(1)
     numba.set_num_threads(1)
     import mfsr
-    import mfsr.distributed
+    import mfsr.video.distributed
     from mfsr.io import FrameSource
     from mfsr.registration import ESTIMATORS, forward_backward_confidence
     from mfsr.video import luma_of
@@ -154,7 +154,7 @@ def main():
                        extra_pairs_per_chunk=extra_per_chunk, bytes_per_frame=frame_bytes,
                        chunks=len(ranges))
         for w in args.workers:
-            client = mfsr.distributed.connect(f"local:{w}", threads=1)
+            client = mfsr.video.distributed.connect(f"local:{w}", threads=1)
             cluster = client._mfsr_cluster
             try:
                 client.run(_warm, source, os.path.join(work, "warm"), window, options)
@@ -212,7 +212,7 @@ def main():
                     "task_seconds": tasks, "driver_and_scheduler_cpu_seconds": cpu,
                     "model_error": model / wall - 1, "identical_to_single_process": same}
             finally:
-                mfsr.distributed.close(client)
+                mfsr.video.distributed.close(client)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"single process, 1 thread: {results['c']:.2f} s/frame ({results['c_loaded']:.2f} "

@@ -26,7 +26,7 @@ import numpy as np
 import mfsr
 from mfsr.io import FrameSource, VideoReader
 from mfsr.metrics import y_psnr_ssim
-from mfsr.upscale import VideoEncoding, encode_frames
+from mfsr.video import VideoEncoding, encode_frames
 from results_io import run_record, write_json
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.validation import check_array, check_int
 from .core.backend import to_numpy
 from .core.color import as_float_image
+from .core.validation import check_array, check_int
 
 
 def matlab_luma(rgb):

@@ -303,7 +303,7 @@ class DeviceStandin:
     """State of one :func:`device_standin` block: the fake modules and the report."""
 
     def __init__(self, mode="report", stage_functions=("_reconstruct", "_reconstruct_window",
-                                                        "_iter_reconstruct")):
+                                                        "iter_reconstruct")):
         if mode not in ("report", "strict"):
             raise ValueError(f"mode must be 'report' or 'strict', got {mode!r}")
         self.mode = mode

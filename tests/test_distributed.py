@@ -83,7 +83,7 @@ def test_cluster_video_output_decodes_to_the_single_process_frames(client, tmp_p
 def test_a_corrupt_frame_fails_alone_on_the_cluster(client, tmp_path, capsys):
     lr = _moving(tmp_path / "lr", 9, (32, 40))
     (lr / "04.png").write_bytes(b"not a png")
-    with pytest.raises(mfsr.upscale.FramesFailed, match=r"frame 4 \(04\.png\).*cannot decode"):
+    with pytest.raises(mfsr.video.FramesFailed, match=r"frame 4 \(04\.png\).*cannot decode"):
         mfsr.upscale_video(str(lr), str(tmp_path / "o"), 2, 3, client=client, chunk=2,
                            **FAST)
     assert sorted(os.listdir(tmp_path / "o")) == [f"{k:02d}.png" for k in range(9) if k != 4]

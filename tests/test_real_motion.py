@@ -107,7 +107,7 @@ def test_anchor_pulls_towards_a_good_estimate(camera_stack):
 def test_the_anchors_weights_drop_where_the_warped_estimate_disagrees(camera_stack):
     # a square of the neighbour's estimate shows something else (an occlusion): the
     # photometric check of the anchor against the frame gives it no weight there
-    from mfsr.recurrence import anchor
+    from mfsr.video.recurrence import anchor
     sim = camera_stack
     wrong = sim.hr.astype(np.float32).copy()
     wrong[40:80, 40:80] = 1.0 - wrong[40:80, 40:80]

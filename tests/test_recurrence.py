@@ -1,4 +1,4 @@
-"""The video job's default: the bidirectional recursion of :mod:`mfsr.recurrence` (segment
+"""The video job's default: the bidirectional recursion of :mod:`mfsr.video.recurrence` (segment
 plans, independence of the job's range, resume, failures, the fall-back to windows).
 Tiny data: tests/test_video.py's 8-frame pan, x2, NumPy backend, one IRLS re-weighting."""
 import os
@@ -9,8 +9,9 @@ import pytest
 from test_video import lr_dir, seq  # noqa: F401  (the 8-frame pan as fixtures)
 
 import mfsr
-from mfsr import io, recurrence, video
-from mfsr.distributed import DEFAULT_CHUNK, chunk_ranges
+from mfsr import io, video
+from mfsr.video import job, recurrence
+from mfsr.video.distributed import DEFAULT_CHUNK, chunk_ranges
 from mfsr.kernels.geometry import upsample_flow
 
 FAST = dict(method="irls", iterations=1, degradation="BD", backend="numpy")
@@ -30,11 +31,11 @@ def test_segments_cover_each_output_once_with_warmup():
 
 
 def test_reach_sets_segments():
-    assert video._segments(None) == (recurrence.SEGMENT, recurrence.WARMUP)
-    assert video._segments("clip") == (None, 0)
-    assert video._segments(7) == (1, 2)                 # 2 + 3 + 2 frames
+    assert job.reach_segments(None) == (recurrence.SEGMENT, recurrence.WARMUP)
+    assert job.reach_segments("clip") == (None, 0)
+    assert job.reach_segments(7) == (1, 2)                 # 2 + 3 + 2 frames
     with pytest.raises(ValueError, match="reach"):
-        video._segments(2)
+        job.reach_segments(2)
 
 
 def test_chunks_meet_the_segments():
@@ -99,7 +100,7 @@ def test_an_unreadable_frame_fails_alone_and_the_chain_links_its_neighbours(lr_d
     mfsr.upscale_video(str(lr_dir), str(ref), 2, **FAST)
     (lr_dir / "5.png").write_bytes(b"garbage")
     out = tmp_path / "hr"
-    with pytest.raises(mfsr.upscale.FramesFailed, match=r"frame 5 \(5\.png\)"):
+    with pytest.raises(mfsr.video.FramesFailed, match=r"frame 5 \(5\.png\)"):
         mfsr.upscale_video(str(lr_dir), str(out), 2, **FAST)
     assert sorted(os.listdir(out)) == [f"{k}.png" for k in (0, 1, 2, 3, 4, 6, 7)]
     for k in (0, 1, 2, 3, 4, 6, 7):
@@ -109,8 +110,8 @@ def test_an_unreadable_frame_fails_alone_and_the_chain_links_its_neighbours(lr_d
 
 
 def test_anchor_weight_grows_with_the_noise_above_the_floor():
-    from mfsr.recurrence import (ANCHOR_NOISE_EXPONENT, ANCHOR_SIGMA_FLOOR, ANCHOR_WEIGHT,
-                                 anchor_weight)
+    from mfsr.video.recurrence import (ANCHOR_NOISE_EXPONENT, ANCHOR_SIGMA_FLOOR, ANCHOR_WEIGHT,
+                                       anchor_weight)
     clean = ANCHOR_WEIGHT * 3
     assert anchor_weight(0.0, 3) == anchor_weight(ANCHOR_SIGMA_FLOOR, 3) == clean
     noisy = anchor_weight(4 * ANCHOR_SIGMA_FLOOR, 3)

@@ -46,10 +46,10 @@ def test_enhance_auto_brings_the_dim_clip_back(clips, tmp_path):
 
 
 def test_enhancement_of_a_frame_depends_on_its_index_alone(clips, tmp_path):
-    whole = mfsr.upscale.TemporalEnhancement(str(clips / "dim"), radius=2)
+    whole = mfsr.video.TemporalEnhancement(str(clips / "dim"), radius=2)
     expected = [whole.params(k) for k in range(9)]
     whole.close()
-    again = mfsr.upscale.TemporalEnhancement(str(clips / "dim"), radius=2)
+    again = mfsr.video.TemporalEnhancement(str(clips / "dim"), radius=2)
     for k in (6, 1, 8, 4):                     # any order, fresh or cached
         assert again.params(k) == expected[k]
     again.close()

@@ -9,6 +9,8 @@ from skimage import data
 
 import mfsr
 from mfsr import io, video
+from mfsr.registration.flows import PairMotion
+from mfsr.video import job, tiles
 
 FAST = dict(method="irls", iterations=1, degradation="BD", backend="numpy")
 
@@ -62,7 +64,7 @@ def test_windows_used_pairs_once_and_frames_held(lr_dir):
     stats = {}
     src = io.FrameSource(lr_dir)
     todo = (lambda i: i in (0, 7))             # reconstruct the two edge frames only
-    out = list(video._iter_reconstruct(src, 2, 5, 0, None, todo, None, "translation",
+    out = list(job.iter_reconstruct(src, 2, 5, 0, None, todo, None, "translation",
                                        8, dict(FAST), stats))
     assert [i for i, _ in out] == list(range(8))
     assert [hr is not None for _, hr in out] == [i in (0, 7) for i in range(8)]
@@ -98,7 +100,7 @@ def test_composed_motion_matches_direct_motion(seq):
     frames, offsets = seq
     luma = {k: video.luma_of(f) for k, f in enumerate(frames)}
     indices, ref = [1, 2, 3, 4, 5], 2
-    composed = video._PairMotion("dis").motion(indices, ref, luma)
+    composed = PairMotion("dis").motion(indices, ref, luma)
     direct = mfsr.register(np.stack([luma[k] for k in indices]), reference=ref, method="dis")
     inner = (slice(None), slice(6, -6), slice(6, -6))
     for pos, k in enumerate(indices):
@@ -116,7 +118,7 @@ def window_stack(seq):
     frames, _ = seq
     stack = np.stack(frames[1:6])
     luma = {k: video.luma_of(f) for k, f in enumerate(frames[1:6])}
-    motion = video._PairMotion("dis").motion(list(range(5)), 2, luma)
+    motion = PairMotion("dis").motion(list(range(5)), 2, luma)
     return stack, motion
 
 
@@ -187,7 +189,7 @@ def test_sixteen_bit_and_video_output(lr_dir, tmp_path):
 
 def test_a_failing_frame_does_not_stop_the_others(lr_dir, tmp_path, monkeypatch):
     calls = []
-    real = video.reconstruct
+    real = tiles.reconstruct
 
     def flaky(frames, *args, **kwargs):
         calls.append(1)
@@ -195,15 +197,15 @@ def test_a_failing_frame_does_not_stop_the_others(lr_dir, tmp_path, monkeypatch)
             raise FloatingPointError("solver blew up")
         return real(frames, *args, **kwargs)
 
-    monkeypatch.setattr(video, "reconstruct", flaky)
+    monkeypatch.setattr(tiles, "reconstruct", flaky)
     out = tmp_path / "hr"
-    with pytest.raises(mfsr.upscale.FramesFailed,
+    with pytest.raises(mfsr.video.FramesFailed,
                        match=r"1 frame failed .*frame 3 \(3\.png\): FloatingPointError: "
                              r"solver blew up") as info:
         mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)
     assert info.value.result["written"] == [0, 1, 2, 4, 5, 6, 7]
     assert sorted(os.listdir(out)) == [f"{k}.png" for k in (0, 1, 2, 4, 5, 6, 7)]
-    monkeypatch.setattr(video, "reconstruct", real)
+    monkeypatch.setattr(tiles, "reconstruct", real)
     again = mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)   # resumes: only 3
     assert again["written"] == [3] and not again["failed"]
 
@@ -213,7 +215,7 @@ def test_a_corrupt_frame_is_left_out_of_its_neighbours_windows(lr_dir, tmp_path)
     mfsr.upscale_video(str(lr_dir), str(ref), 2, 3, **FAST)
     (lr_dir / "5.png").write_bytes(b"garbage")
     out = tmp_path / "hr"
-    with pytest.raises(mfsr.upscale.FramesFailed,
+    with pytest.raises(mfsr.video.FramesFailed,
                        match=r"frame 5 \(5\.png\): ValueError: .*5\.png: cannot decode"):
         mfsr.upscale_video(str(lr_dir), str(out), 2, 3, **FAST)
     assert sorted(os.listdir(out)) == [f"{k}.png" for k in (0, 1, 2, 3, 4, 6, 7)]

@@ -18,6 +18,7 @@ from skimage import data
 import mfsr
 from device_standin import device_standin, ndarray
 from mfsr import io, video
+from mfsr.registration.flows import PairMotion
 
 FAST = dict(method="irls", iterations=2, degradation="BD")
 SHAPE = (34, 60)
@@ -94,13 +95,13 @@ def test_video_job_runs_on_the_device_without_host_work(clip_dir, registration):
     assert sum(rep.implicit_h2d.values()) == 0
     assert all(n == 1 for n in src.reads.values()) and len(src.reads) == 6
     uploads = sum(n for (d, site), n in rep.transfers.items()
-                  if d == "h2d" and site.startswith("mfsr/video.py"))
+                  if d == "h2d" and site.startswith("mfsr/video/windows.py"))
     assert uploads == 6                      # each LR frame once, when read
     d2h = _d2h_sites(rep)
     # the HR frame once per output frame; besides it, only the two scalars the job
     # decides on, read back explicitly (the noise level, the codec's chroma score)
-    assert d2h["mfsr/video.py"] == 6
-    assert set(d2h) <= {"mfsr/video.py", "mfsr/degradation/noise.py",
+    assert d2h["mfsr/video/tiles.py"] == 6
+    assert set(d2h) <= {"mfsr/video/tiles.py", "mfsr/degradation/noise.py",
                         "mfsr/degradation/codec.py", "mfsr/solvers/history.py",
                         "mfsr/kernels/cupy_kernels/operator.py"}, d2h
     # the pair flows were estimated on the device, batched ("gpu" is the default there)
@@ -142,7 +143,7 @@ def test_tiles_are_cut_and_blended_on_the_device(clip_dir):
     with device_standin(mode="strict") as dev:
         out = list(mfsr.reconstruct_video(src, SCALE, 5, backend="cupy", **opts))
     assert dev.report.n_host_syncs == 0 and dev.report.n_host_calls == 0
-    assert _d2h_sites(dev.report)["mfsr/video.py"] == 1   # the blended frame, once
+    assert _d2h_sites(dev.report)["mfsr/video/tiles.py"] == 1   # the blended frame, once
     np.testing.assert_allclose(out[0], host[0], rtol=0, atol=1e-4)
 
 
@@ -191,10 +192,10 @@ def test_window_motion_on_device_matches_host(registration):
     frames = make_clip()
     luma = {k: video.luma_of(f) for k, f in enumerate(frames)}
     indices, ref = list(range(6)), 1
-    want = video._PairMotion(registration).motion(indices, ref, luma)
+    want = PairMotion(registration).motion(indices, ref, luma)
     with device_standin(mode="report") as dev:
         dl = {k: video.luma_of(dev.asarray(f)) for k, f in enumerate(frames)}
-        got = video._PairMotion(registration, xp=dev.cupy).motion(indices, ref, dl)
+        got = PairMotion(registration, xp=dev.cupy).motion(indices, ref, dl)
         flows, conf = got.flows.get(), got.confidence.get()
     assert got.reference == ref and flows.shape == want.flows.shape
     np.testing.assert_allclose(flows, want.flows, atol=1e-4)

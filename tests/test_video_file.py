@@ -9,6 +9,7 @@ from skimage import data
 
 import mfsr
 from mfsr import grading, io, video
+from mfsr.video import tiles
 from mfsr.cli import main
 from mfsr.io import ycbcr
 
@@ -193,7 +194,7 @@ def test_killed_video_job_resumes_to_the_same_decoded_frames(tmp_path, monkeypat
     whole = tmp_path / "whole.mp4"
     mfsr.upscale_video(str(src), str(whole), 2, 3, **FAST)
 
-    calls, real = [], video.reconstruct
+    calls, real = [], tiles.reconstruct
 
     def killed(*args, **kwargs):
         calls.append(1)
@@ -202,11 +203,11 @@ def test_killed_video_job_resumes_to_the_same_decoded_frames(tmp_path, monkeypat
         return real(*args, **kwargs)
 
     out = tmp_path / "resumed.mp4"
-    monkeypatch.setattr(video, "reconstruct", killed)
+    monkeypatch.setattr(tiles, "reconstruct", killed)
     with pytest.raises(KeyboardInterrupt):
         mfsr.upscale_video(str(src), str(out), 2, 3, **FAST)
     assert not out.exists() and len(list((tmp_path / "resumed.mp4.frames").iterdir())) == 3
-    monkeypatch.setattr(video, "reconstruct", real)
+    monkeypatch.setattr(tiles, "reconstruct", real)
     res = mfsr.upscale_video(str(src), str(out), 2, 3, **FAST)
     assert res["skipped"] == [0, 1, 2] and res["written"] == [3, 4, 5, 6]
     a, _ = _decoded(whole)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import get_array_module
 from .device_cache import device_constant
 from .validation import check_array, check_float
-from .backend import get_array_module
 
 # BT.601 full-range (JPEG) YCbCr: invertible, Y is the luma the solver works on.
 _RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],

@@ -1,7 +1,7 @@
 """The physics: PSFs, warps, blur + decimation, the system operator, noise, simulation."""
+from .burst import RawBurst, simulate_burst
 from .cfa import (CFA_PATTERNS, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid, half_size_grey,
                   mosaic, mosaic_adjoint, raw_to_float)
-from .burst import RawBurst, simulate_burst
 from .noise import (GaussianNoise, PoissonGaussianNoise, estimate_noise, estimate_noise_model,
                     make_noise)
 from .presets import DEGRADATIONS, degradation_model

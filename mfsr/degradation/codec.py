@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.validation import all_finite, check_array, check_choice, raise_if_not_finite
 from ..core.backend import get_array_module, to_numpy
 from ..core.color import as_float_image, rgb_to_ycbcr
 from ..core.motion import Motion
+from ..core.validation import all_finite, check_array, check_choice, raise_if_not_finite
 from .psf import GaussianPSF, psf_variance
 from .system import SystemOperator
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..core.backend import get_array_module, to_device, to_numpy
 from ..core.device_cache import device_constant
 from ..core.validation import check_array, check_choice, check_float, check_int
-from ..core.backend import get_array_module, to_device, to_numpy
 
 _INTERP = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR,
            "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validation import check_array, check_float, check_int
 from ..core.backend import get_array_module, to_numpy
 from ..core.device_cache import device_constant
+from ..core.validation import check_array, check_float, check_int
 
 
 class GaussianNoise:

@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from ..core.backend import get_array_module
-from ..kernels import kernels_for
 from ..core.validation import check_float, check_int
+from ..kernels import kernels_for
 from .psf import PSF, make_psf
 
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.validation import check_array, check_float, check_int
 from ..core.color import as_float_image
 from ..core.motion import Motion
+from ..core.validation import check_array, check_float, check_int
 from .noise import make_noise
 from .presets import degradation_model
 from .sampling import BlurDecimate

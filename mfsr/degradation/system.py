@@ -6,12 +6,12 @@ import hashlib
 
 import numpy as np
 
-from ..core.device_cache import device_constant
 from ..core.backend import get_array_module
+from ..core.device_cache import device_constant
+from ..core.motion import Motion
 from ..core.validation import check_int
 from ..kernels import kernels_for
 from ..kernels.buffers import deliver
-from ..core.motion import Motion
 from .psf import GaussianPSF, psf_variance
 from .sampling import BlurDecimate
 from .warp import Warp, upsample_flow

@@ -12,12 +12,12 @@ The public names of these modules are importable from here
 (``from mfsr.grading import sdr_to_hdr, enhance_frames``).
 """
 from .enhance import (CUT_THRESHOLD, DEFAULT_RADIUS, EV_DEAD_ZONE, KEY, KNEE, WB_DEAD_ZONE,
-                      WB_METHODS, EnhanceParams, apply, cut_distance, detect_cuts,
-                      enhance_frames, estimate, is_cut, shot_feature, temporal_params)
+                      WB_METHODS, EnhanceParams, apply, cut_distance, detect_cuts, enhance_frames,
+                      estimate, is_cut, shot_feature, temporal_params)
 from .metadata import (LightLevels, MasteringDisplay, light_levels, light_levels_of_signal,
                        mastering_display, x265_hdr10_params)
-from .tonemap import (DIFFUSE_WHITE, REFERENCE_WHITE, inverse_tone_map, itm_parameters,
-                      sdr_to_hdr, tone_map_to_sdr)
+from .tonemap import (DIFFUSE_WHITE, REFERENCE_WHITE, inverse_tone_map, itm_parameters, sdr_to_hdr,
+                      tone_map_to_sdr)
 from .transfer import SDR_EOTFS, TRANSFERS, decode, encode
 
 __all__ = ["EnhanceParams", "estimate", "temporal_params", "apply", "enhance_frames",

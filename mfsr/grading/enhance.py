@@ -58,8 +58,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.validation import check_array, check_choice, check_float, check_int
 from ..core.color import as_float_image, linear_to_srgb, srgb_to_linear
+from ..core.validation import check_array, check_choice, check_float, check_int
 
 # BT.709 / sRGB luminance weights (linear RGB -> Y)
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)

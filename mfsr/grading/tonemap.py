@@ -51,10 +51,8 @@ import functools
 import numpy as np
 
 from ..core.validation import check_float
-from .checks import (PQ_PEAK, REFERENCE_WHITE, as_signal, check_peak, check_sdr_eotf,
-                     check_transfer)
-from .transfer import (colour_science, decode, encode, per_pixel, sdr_linear,
-                       sdr_nonlinear)
+from .checks import PQ_PEAK, REFERENCE_WHITE, as_signal, check_peak, check_sdr_eotf, check_transfer
+from .transfer import colour_science, decode, encode, per_pixel, sdr_linear, sdr_nonlinear
 
 # BT.2446-1 method C's published tone curve, HDR cd/m2 -> SDR % of SDR peak. These three
 # give its k2 = 15.09968 and k4 = 78.99439; Y_SDR,ip = 58.535 (not 58.5) is what matches them.

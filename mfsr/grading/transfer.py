@@ -19,8 +19,7 @@ import functools
 
 import numpy as np
 
-from .checks import (PQ_PEAK, SDR_EOTFS, TRANSFERS, as_nits, as_signal, check_peak,
-                     check_transfer)
+from .checks import PQ_PEAK, SDR_EOTFS, TRANSFERS, as_nits, as_signal, check_peak, check_transfer
 
 _CHUNK = 1 << 18  # pixels per block: bounds the float64 temporaries of colour-science
 

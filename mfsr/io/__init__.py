@@ -10,11 +10,11 @@
 - :class:`FrameSource`: one reader over a video file or a folder.
 """
 from .frames import FrameSource
-from .images import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video_path, list_frames,
-                     natural_key, read_image, to_integer_image, write_image)
+from .images import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video_path, list_frames, natural_key,
+                     read_image, to_integer_image, write_image)
 from .raw import RawBurstFiles, RawImage, read_raw, read_raw_burst
-from .video_file import (CODECS, OUTPUT_CONTAINERS, PRESETS, VideoInfo, VideoReader,
-                         VideoWriter, normalise_codec)
+from .video_file import (CODECS, OUTPUT_CONTAINERS, PRESETS, VideoInfo, VideoReader, VideoWriter,
+                         normalise_codec)
 
 __all__ = ["FrameSource", "VideoReader", "VideoWriter", "VideoInfo", "read_image",
            "write_image", "list_frames", "natural_key", "is_video_path", "to_integer_image",

@@ -14,8 +14,8 @@ import tempfile
 import cv2
 import numpy as np
 
-from ..core.validation import check_array, check_choice
 from ..core.color import as_float_image
+from ..core.validation import check_array, check_choice
 
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm", ".y4m", ".ts", ".mts")

@@ -24,9 +24,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..core.color import as_float_image
 from ..core.validation import check_choice, check_int
 from .ycbcr import AVCOL_SPC, SPC_AVCOL, default_matrix, rgb_to_ycbcr, ycbcr_to_rgb
-from ..core.color import as_float_image
 
 OUTPUT_CONTAINERS = (".mp4", ".mkv", ".mov", ".m4v")
 CODECS = {"h264": "libx264", "h265": "libx265"}

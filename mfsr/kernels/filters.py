@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..core.device_cache import device_constant
 from ..core.backend import get_array_module
+from ..core.device_cache import device_constant
 
 BORDERS = ("zero", "replicate")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.device_cache import device_constant
 from ..core.backend import get_array_module
+from ..core.device_cache import device_constant
 
 
 def flow_axis_weights(n_lr, scale, phase):

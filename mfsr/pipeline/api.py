@@ -14,8 +14,7 @@ from ..core.backend import get_array_module, resolve_backend, to_device, to_nump
 from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
 from ..core.motion import Motion
 from ..degradation import GaussianPSF, SystemOperator, estimate_noise
-from ..degradation.codec import (CodecModel, chroma_420_operator, chroma_420_planes,
-                                 detect_codec)
+from ..degradation.codec import CodecModel, chroma_420_operator, chroma_420_planes, detect_codec
 from ..degradation.interpolate import upsample
 from ..priors import Tikhonov
 from ..registration import ESTIMATORS
@@ -140,7 +139,7 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
     anchor : tuple (array (H, W), array (H, W)), optional
         ``(image, weights)``: an HR luma estimate of the reference's view from elsewhere
         (the video job's recursion: a neighbouring frame's result warped here,
-        :mod:`mfsr.recurrence`) and its weights per HR pixel, added to the solve of the
+        :mod:`mfsr.video.recurrence`) and its weights per HR pixel, added to the solve of the
         luma (or grey) image as a robustly weighted quadratic term
         (``mfsr.solvers.irls(anchor=...)``). Methods ``"irls"`` and ``"pnp"``.
     picture_types : sequence of str, optional

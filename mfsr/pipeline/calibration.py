@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import solvers
+from ..core.motion import Motion
 from ..core.validation import check_array, check_float, check_int
 from ..degradation import GaussianPSF, SystemOperator, estimate_noise
 from ..degradation.interpolate import upsample
-from ..core.motion import Motion
 
 DEFAULT_SIGMAS = tuple(np.round(np.arange(0.6, 2.61, 0.2), 2))
 

@@ -89,7 +89,7 @@ class Problem:
         ``init(stack) -> x0``, the starting estimate of a channel stack.
     anchor : tuple (array, array), optional
         ``(image, weights)``: an HR estimate of this view from elsewhere and its
-        per-pixel weights (the video job's recursion, :mod:`mfsr.recurrence`); only the
+        per-pixel weights (the video job's recursion, :mod:`mfsr.video.recurrence`); only the
         methods built on IRLS take one.
     """
 

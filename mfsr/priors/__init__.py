@@ -9,8 +9,8 @@
 """
 from .denoisers import (DENOISERS, BM3DDenoiser, Denoiser, LearnedDenoiser, bm3d_available,
                         make_denoiser)
-from .regularisers import (PRIORS, BilateralTV, HuberMRF, NoPrior, Prior, Tikhonov,
-                           TotalVariation, make_prior)
+from .regularisers import (PRIORS, BilateralTV, HuberMRF, NoPrior, Prior, Tikhonov, TotalVariation,
+                           make_prior)
 
 __all__ = ["Prior", "Tikhonov", "TotalVariation", "BilateralTV", "HuberMRF", "NoPrior",
            "PRIORS", "make_prior", "Denoiser", "LearnedDenoiser", "BM3DDenoiser", "DENOISERS",

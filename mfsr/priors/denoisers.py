@@ -20,8 +20,8 @@ from importlib import resources
 
 import numpy as np
 
-from ..core.validation import check_array, check_choice, check_float
 from ..core.backend import get_array_module, to_device, to_numpy
+from ..core.validation import check_array, check_choice, check_float
 
 DEFAULT_WEIGHTS = "dncnn_small.npz"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validation import check_array, check_choice, check_int
 from ..core.backend import get_array_module, to_device
 from ..core.color import as_float_image, rgb_to_ycbcr
 from ..core.motion import Motion
+from ..core.validation import check_array, check_choice, check_int
 from .confidence import forward_backward_confidence
 from .dense import flow_dis, flow_farneback, flow_tvl1
 from .global_motion import flow_ecc, flow_translation

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 
 from ..core.backend import get_array_module
+from ..core.motion import Motion
+from ..core.validation import check_array
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample
-from ..core.validation import check_array
-from ..core.motion import Motion
 
 
 def sample(field, flow):

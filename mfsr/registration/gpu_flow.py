@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from ..core.validation import check_array, check_float, check_int
 from ..core.backend import get_array_module
+from ..core.validation import check_array, check_float, check_int
 from ..kernels import kernels_for
 from ..kernels.common import LK_MAX_MEDIAN
 from ..kernels.geometry import bilinear_sample  # noqa: F401 - also public here

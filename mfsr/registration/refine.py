@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validation import check_array
 from ..core.backend import get_array_module, to_device
 from ..core.motion import Motion
+from ..core.validation import check_array
 from .confidence import sample
 
 

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from ..core.backend import get_array_module, to_numpy
 
 

@@ -100,7 +100,7 @@ def _anchor_weights(x, image, weights, threshold, xp):
     recursion's gain on the development clip tennis from +4.39 to +3.80 dB: the
     textured parts, where the anchor's detail is, differ by more than the flat ones.)
     An anchor wrong as a whole is not detected here: its weights must say so, as
-    :func:`mfsr.recurrence.anchor`'s photometric check does."""
+    :func:`mfsr.video.recurrence.anchor`'s photometric check does."""
     d = xp.abs(x - image)
     used = d[weights > 0]
     median = xp.median(used) if used.size else xp.asarray(0.0)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validation import check_array, check_choice, check_float, check_int
 from ..core.backend import get_array_module
+from ..core.color import as_float_image
+from ..core.validation import check_array, check_choice, check_float, check_int
 from ..degradation.system import SystemOperator
 from ..kernels import kernels_for
 from ..kernels.geometry import bilinear_sample, flow_axis_weights
 from .history import History
-from ..core.color import as_float_image
 
 # Defaults tuned on simulated 8-frame raw bursts at x1 and x2 (k_detail on astronaut, where
 # 0.15 still gained 0.2 dB but leaves bursts of fewer frames short; k_denoise on a

@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from ..core.validation import check_array, check_choice, check_float, check_int
 from ..core.backend import get_array_module
+from ..core.validation import check_array, check_choice, check_float, check_int
 from ..priors.denoisers import make_denoiser
 from .cg import cg_solve
 from .history import History

@@ -1,7 +1,6 @@
 """Shift-and-add fusion: each LR sample placed at its HR position in the reference view."""
 from __future__ import annotations
 
-
 from ..core.backend import get_array_module
 from ..degradation.sampling import BlurDecimate
 from ..degradation.system import SystemOperator

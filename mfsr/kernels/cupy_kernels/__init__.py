@@ -31,10 +31,9 @@ from .common import MAX_BLOCKS, THREADS
 from .data import data_fidelity
 from .filter import local_filter, normalized_filter, remove_offsets
 from .flow import lk_confidence, lk_level, lk_pyramid_down, lk_upsample
-from .irls import (cg_direction, cg_step, cg_update, irls_data_weights,
-                   irls_difference_median, irls_key_median, irls_objective, irls_prior_weights,
-                   irls_residuals, smoothness_differences, weighted_smoothness,
-                   weighted_smoothness_value)
+from .irls import (cg_direction, cg_step, cg_update, irls_data_weights, irls_difference_median,
+                   irls_key_median, irls_objective, irls_prior_weights, irls_residuals,
+                   smoothness_differences, weighted_smoothness, weighted_smoothness_value)
 from .merge import MERGE_MAX_CHANNELS, kernel_merge
 from .operator import (GpuWarps, prepare_warps, separable_gather, warp_blur_decimate,
                        warp_blur_decimate_adjoint)

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..cuda import KERNELS, SUFFIXES, source
 
-
 #: Threads per block, and the most blocks of a launch.
 THREADS = 256
 MAX_BLOCKS = 1 << 16  # grid-stride loops cover larger problems

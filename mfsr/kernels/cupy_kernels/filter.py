@@ -10,7 +10,6 @@ import numpy as np
 from .. import reference
 from .common import device_values, fast, kernel, launch
 
-
 _FILTER_BORDERS = {"zero": 0, "replicate": 1}
 # MFSR_FILTER_* and MFSR_FINISH_* in filter.cu
 _FILTER_VALUE, _FILTER_SQUARE, _FILTER_WEIGHTED, _FILTER_WEIGHTED_DIFFERENCE = 0, 1, 2, 3

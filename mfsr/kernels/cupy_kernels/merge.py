@@ -10,7 +10,6 @@ from .. import reference
 from ..common import check_merge_shapes, merge_constants
 from .common import device_values, fast, kernel, launch
 
-
 #: channels one thread accumulates in ``merge.cu`` (MFSR_MERGE_MAX_CHANNELS)
 MERGE_MAX_CHANNELS = 8
 

@@ -47,15 +47,15 @@ reference's (OpenCV / xp code).
 from __future__ import annotations
 
 from ..common import PENALTIES
+
 # OpenCV / xp code, shared with the reference:
 from ..reference import local_filter, normalized_filter, remove_offsets, rho, warp_difference
 from .common import PARTITIONS
 from .data import REDUCE_BLOCK, data_fidelity
 from .flow import lk_confidence, lk_level, lk_pyramid_down, lk_upsample
-from .irls import (cg_direction, cg_step, cg_update, irls_data_weights,
-                   irls_difference_median, irls_key_median, irls_objective, irls_prior_weights,
-                   irls_residuals, smoothness_differences, weighted_smoothness,
-                   weighted_smoothness_value)
+from .irls import (cg_direction, cg_step, cg_update, irls_data_weights, irls_difference_median,
+                   irls_key_median, irls_objective, irls_prior_weights, irls_residuals,
+                   smoothness_differences, weighted_smoothness, weighted_smoothness_value)
 from .merge import kernel_merge
 from .operator import (prepare_warps, separable_gather, warp_blur_decimate,
                        warp_blur_decimate_adjoint)

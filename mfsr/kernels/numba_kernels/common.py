@@ -14,7 +14,6 @@ from numba import njit, prange
 
 from ..buffers import check_out
 
-
 #: The dtypes of the compiled kernels; the options of every ``njit`` kernel (``JIT``) and
 #: of the parallel ones (``PAR``).
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

@@ -11,7 +11,6 @@ from .. import reference
 from .common import PAR, fast
 from .prior import charbonnier, huber, penalty_constants, quadratic
 
-
 # Elements per partial sum of the data term (a size-only split of the reduction).
 REDUCE_BLOCK = 8192
 

@@ -12,7 +12,6 @@ from .. import reference
 from ..common import PYRAMID_SIGMA, gaussian_taps, lk_level_loop, takes_flow_pair
 from .common import PAR, fast
 
-
 # The same arithmetic as the reference (mfsr.kernels.reference.lk_level and helpers): the
 # samples and products in the dtype, the window sums and the 2x2 solve in float64, rounded
 # to the dtype where the reference rounds. ``c`` holds the dtype's constants

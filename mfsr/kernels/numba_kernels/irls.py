@@ -13,7 +13,6 @@ from ..common import (SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, irls_threshold, on
 from .common import PAR, check_numpy_out, fast, threads, workspace
 from .vector import axpby, axpy
 
-
 # ------------------------------------------------------- IRLS smoothness, fused CG steps
 #
 # Gather form, parallel over rows: each pixel takes its terms of the pairs it belongs to,

@@ -10,9 +10,8 @@ from numba import njit, prange
 
 from .. import reference
 from ..geometry import flow_axis_weights
-from .common import (PAR, bilerp, check_numpy_out, chunks, cover, fast, partitions,
-                     reduce_bands, splat, splat_rows, workspace)
-
+from .common import (PAR, bilerp, check_numpy_out, chunks, cover, fast, partitions, reduce_bands,
+                     splat, splat_rows, workspace)
 
 # ------------------------------------------------- ELL separable gather, fused A
 #

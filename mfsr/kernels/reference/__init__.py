@@ -47,15 +47,14 @@ checks that every set shares are in :mod:`mfsr.kernels.common` (re-exported here
 """
 from __future__ import annotations
 
-from ..common import (IRLS_FLOOR, IRLS_MAD, LK_MAX_MEDIAN, MERGE_CUTOFF, MERGE_TINY,
-                      PYRAMID_SIGMA, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS)
+from ..common import (IRLS_FLOOR, IRLS_MAD, LK_MAX_MEDIAN, MERGE_CUTOFF, MERGE_TINY, PYRAMID_SIGMA,
+                      SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS)
 from .data import data_fidelity
 from .filter import local_filter, normalized_filter, remove_offsets
 from .flow import lk_confidence, lk_level, lk_pyramid_down, lk_upsample
-from .irls import (cg_direction, cg_step, cg_update, irls_data_weights,
-                   irls_difference_median, irls_key_median, irls_objective, irls_prior_weights,
-                   irls_residuals, smoothness_differences, weighted_smoothness,
-                   weighted_smoothness_value)
+from .irls import (cg_direction, cg_step, cg_update, irls_data_weights, irls_difference_median,
+                   irls_key_median, irls_objective, irls_prior_weights, irls_residuals,
+                   smoothness_differences, weighted_smoothness, weighted_smoothness_value)
 from .merge import kernel_merge
 from .operator import (prepare_warps, separable_gather, warp_blur_decimate,
                        warp_blur_decimate_adjoint)

@@ -10,10 +10,9 @@ import numpy as np
 
 from ...core.backend import get_array_module
 from ..buffers import deliver
-from ..common import (KEY_TYPES, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, irls_threshold,
-                      on_host, pair_slices)
+from ..common import (KEY_TYPES, SMOOTHNESS_OFFSETS, SMOOTHNESS_WEIGHTS, irls_threshold, on_host,
+                      pair_slices)
 from .vector import axpby, axpy
-
 
 # ------------------------------------------------------- IRLS smoothness, fused CG steps
 

@@ -20,22 +20,28 @@ frames outside it. A frame's result thus depends on the clip alone (not on the j
 start, end, chunking or a resume), and the cost per output frame does not grow with the
 clip's length: two solves of a 3-frame window per frame, plus ``2 WARMUP / SEGMENT``.
 
-This module holds the pieces that do not know the video job: the plan of the passes
-and the anchor. The job's loop is :func:`mfsr.video._iter_recursive`.
+This module holds the plan of the passes (:func:`plan_segments`), the anchor
+(:func:`anchor`) and the job's loop over them (:func:`iter_recursive`).
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .core.backend import get_array_module
-from .degradation import BlurDecimate
-from .degradation.interpolate import upsample
-from .kernels.geometry import upsample_flow
-from .core.motion import Motion
-from .registration.confidence import photometric_confidence
+from ..core.backend import get_array_module, resolve_backend, to_device, to_numpy
+from ..core.motion import Motion
+from ..degradation import BlurDecimate, degradation_model
+from ..degradation.interpolate import upsample
+from ..kernels.geometry import upsample_flow
+from ..pipeline.options import default_registration
+from ..registration.confidence import photometric_confidence
+from ..registration.flows import PairMotion
+from .tiles import reconstruct_tiled, tile_grid
+from .windows import FrameFailure, luma_of, window_indices, window_options
 
 #: LR frames in each output frame's own window (the anchors bring the rest).
 WINDOW = 3
@@ -242,6 +248,159 @@ def anchor(previous, flow, link_confidence, frame, scale, psf, phase, sigma, wei
     return image, (weight * xp.clip(weights, 0.0, 1.0)).astype(xp.float32)
 
 
+
+STATE_MEMORY = 1 << 30      # bytes of a segment's backward estimates held in memory
+
+
+class _States:
+    """HR luma estimates by frame index: in memory up to ``limit`` bytes, beyond that in
+    a temporary folder (a 4K segment's backward pass holds ~40 of 33 MB)."""
+
+    def __init__(self, limit=STATE_MEMORY):
+        self.limit, self.held, self.memory, self.folder = limit, 0, {}, None
+
+    def __setitem__(self, t, image):
+        if self.held + image.nbytes <= self.limit:
+            self.memory[t] = image
+            self.held += image.nbytes
+            return
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="mfsr-states-")
+        np.save(os.path.join(self.folder.name, f"{t}.npy"), to_numpy(image))
+        self.memory[t] = None
+
+    def get(self, t, xp=np):
+        if t not in self.memory:
+            return None
+        image = self.memory[t]
+        if image is None:
+            image = to_device(np.load(os.path.join(self.folder.name, f"{t}.npy")), xp)
+        return image
+
+    def close(self):
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
+def iter_recursive(source, scale, start, end, todo, max_memory, registration, overlap,
+                    kwargs, stats=None, segment=SEGMENT, warmup=WARMUP):
+    """Yield ``(index, hr)`` for output frames ``start..end-1`` by the bidirectional
+    recursion of :mod:`mfsr.video.recurrence`, with the conventions of
+    :func:`iter_reconstruct` (None for frames ``todo`` rejects, a
+    :class:`FrameFailure` for a frame that could not be read or reconstructed).
+
+    Per segment (:func:`~mfsr.video.recurrence.plan_segments`) the LR frames of its passes
+    are read once; the backward pass solves the luma of every frame from the
+    segment's last warm-up frame down to its first output, each anchored to the
+    previous result; the forward pass then solves from the first warm-up frame up,
+    anchored the same way, in colour (every frame, so that the chain, and with it each
+    output, is the same whichever frames the job writes or skips), and each output's
+    luma becomes the mean of the two passes'. A frame that cannot be read is left out of
+    the windows and the chain links its neighbours; a failed solve restarts the chain.
+    """
+    xp = resolve_backend("cupy") if kwargs.get("backend") == "cupy" else np
+    if registration is None:
+        registration = default_registration(xp)
+    if isinstance(kwargs.get("psf"), str) and kwargs["psf"] == "estimate":
+        raise ValueError("psf='estimate' needs the windowed job (give a window)")
+    psf, phase = degradation_model(kwargs.get("degradation"), scale, kwargs.get("psf"),
+                                   kwargs.get("phase"))
+    n = len(source)
+    if start >= n:
+        raise ValueError(f"start {start} is past the end of {source.path} ({n} frames)")
+    stop = n if end is None else min(end, n)
+    radius = WINDOW // 2
+    for plan in plan_segments(start, stop, n, segment, warmup):
+        if todo is not None and not any(todo(i) for i in plan.outputs):
+            for i in plan.outputs:
+                yield i, None
+            continue
+        yield from _recursive_segment(source, plan, scale, radius, xp, registration,
+                                      psf, phase, todo, max_memory, overlap, kwargs, stats)
+
+
+def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase, todo,
+                       max_memory, overlap, kwargs, stats):
+    frames, luma, unreadable = {}, {}, {}
+    n = len(source)
+    for k in range(max(0, plan.first - radius), min(n, plan.last + radius + 1)):
+        try:
+            f = source.read(k)
+        except ValueError as exc:
+            unreadable[k] = exc
+            continue
+        f = xp.asarray(f) if xp is not np else f
+        frames[k], luma[k] = f, luma_of(f)
+    pairs = PairMotion(registration, xp=xp)
+    windows = {}
+
+    def window(t):
+        """Window, motion, noise level and codec model of output frame ``t`` (once)."""
+        if t not in windows:
+            indices = [k for k in window_indices(t, n, WINDOW)[0] if k in frames]
+            ref = indices.index(t)
+            opts = window_options(xp.stack([frames[k] for k in indices]), luma, indices,
+                                   kwargs)
+            windows[t] = (indices, pairs.motion(indices, ref, luma), opts)
+            if stats is not None:
+                stats.setdefault("windows", {})[t] = list(indices)
+        return windows[t]
+
+    def solve(t, neighbour, estimate, colour):
+        indices, motion, opts = window(t)
+        opts = dict(opts)
+        if estimate is not None:
+            flow, confidence = pairs.link(t, neighbour, luma)
+            opts["anchor"] = anchor(estimate, flow, confidence, luma[t], scale, psf, phase,
+                                    opts["noise"],
+                                    anchor_weight(opts["noise"], len(indices)))
+        stack = xp.stack([(frames if colour else luma)[k] for k in indices])
+        tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
+        hr = to_device(reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts), xp)
+        return hr, (luma_of(hr) if colour else hr)
+
+    readable = [k for k in range(plan.first, plan.last + 1) if k in frames]
+    backward = _States()
+    try:
+        previous = None
+        for t in reversed([k for k in readable if k >= plan.outputs[0]]):
+            try:
+                backward[t] = solve(t, *(previous or (None, None)), colour=False)[1]
+                previous = (t, backward.get(t, xp))
+            except Exception:           # the chain restarts after a failed frame
+                previous = None
+        previous = None
+        for t in range(plan.first, plan.outputs[-1] + 1):
+            output = t in plan.outputs
+            if t in unreadable:         # the chain links its readable neighbours
+                if output:
+                    yield t, FrameFailure(t, unreadable[t])
+                continue
+            if t not in frames:
+                continue
+            wanted = output and (todo is None or todo(t))
+            try:        # every frame in colour: its state must not depend on the range
+                hr, state = solve(t, *(previous or (None, None)), colour=True)
+            except Exception as exc:    # this frame fails; the job goes on
+                previous = None
+                if output:
+                    yield t, FrameFailure(t, exc)
+                continue
+            previous = (t, state)
+            if not output:
+                continue
+            if not wanted:
+                yield t, None
+                continue
+            other = backward.get(t, xp)
+            if other is not None:       # the mean of the two passes' luma
+                shift = 0.5 * (other - state)
+                hr = hr + (shift[..., None] if hr.ndim == 3 else shift)
+            yield t, to_numpy(xp.clip(hr, 0.0, 1.0).astype(xp.float32))
+    finally:
+        backward.close()
+
+
 __all__ = ["WINDOW", "ANCHOR_WEIGHT", "ANCHOR_NOISE_EXPONENT", "ANCHOR_SIGMA_FLOOR",
            "anchor_weight", "SEGMENT", "WARMUP", "PassPlan", "plan_segments",
-           "warp_estimate", "anchor"]
+           "warp_estimate", "anchor", "iter_recursive", "STATE_MEMORY"]

@@ -12,7 +12,7 @@ skips the frames already there, whichever worker wrote them.
 Results do not depend on the chunking or the number of workers:
 
 - an output frame is a function of its index alone: its window (or, for the default
-  recursion, its segment of :data:`mfsr.recurrence.SEGMENT` frames with the warm-up on
+  recursion, its segment of :data:`mfsr.video.recurrence.SEGMENT` frames with the warm-up on
   each side) is fixed by the index and the video's length, and its motion is composed
   from flows between neighbouring frames, each computed from those two frames only, so
   a chunk border recomputes the same flows (``window - 1`` pairs per border) rather than
@@ -32,7 +32,8 @@ import os
 import sys
 import time
 
-from .core.validation import check_int
+from ..core.validation import check_int
+from .frame_loop import run_frames
 from .recurrence import SEGMENT
 
 DEFAULT_CHUNK = SEGMENT     # output frames per task: one segment of the recursion
@@ -152,7 +153,6 @@ def close(client):
 
 def _run_chunk(source, folder, scale, window, start, end, options):
     """One task: the single-machine job on frames ``start .. end - 1``."""
-    from .upscale import run_frames
     return run_frames(source, folder, scale, window, start, end, **options)
 
 
