@@ -5,6 +5,21 @@ import argparse
 import os
 import sys
 
+from .bench.cli import add_parser as add_bench
+from .bench.cli import run as run_bench
+from .degradation import DEGRADATIONS, simulate_sequence
+from .degradation.codec import CODECS, VIDEO_ALIASES
+from .demo import run_demo
+from .io import CODECS as OUT_CODECS
+from .io import (IMAGE_EXTENSIONS, OUTPUT_CONTAINERS, PRESETS, FrameSource, VideoWriter,
+                 is_video_path, write_image)
+from .io.video_file import CODEC_ALIASES
+from .metrics import psnr, ssim
+from .pipeline import COLOR_MODES, METHODS
+from .registration import REGISTRATION_METHODS
+from .video import (ENHANCE_MODES, HDR_TRANSFERS, VideoEncoding, distributed, output_path,
+                    upscale_video)
+
 EXAMPLES = {
     "upscale": "example:\n  mfsr upscale lr_frames/ hr_frames/ --scale 4 --degradation BD\n"
                "  mfsr upscale clip.mp4 clip_x2.mp4 --scale 2 --window 7\n"
@@ -61,8 +76,6 @@ def _progress(quiet, desc):
 
 
 def _upscale(args):
-    from .io import is_video_path
-    from .upscale import VideoEncoding, upscale_video
     options = {}
     if args.iterations is not None:
         options["iterations"] = args.iterations
@@ -85,7 +98,6 @@ def _upscale(args):
         encoding = None
     client = None
     if args.cluster:
-        from . import distributed
         client = distributed.connect(args.cluster)
         distributed.print_dashboard(client, args.quiet)
     progress = _progress(args.quiet, "upscale")
@@ -117,9 +129,6 @@ def _upscale(args):
 def _simulate(args):
     import numpy as np
 
-    from .degradation import simulate_sequence
-    from .io import FrameSource, VideoWriter, is_video_path, write_image
-    from .video import output_path
     seed = args.seed
     as_video = is_video_path(args.output)
     writer = None
@@ -170,8 +179,6 @@ def _simulate(args):
 def _eval(args):
     import numpy as np
 
-    from .io import FrameSource
-    from .metrics import psnr, ssim
     luma = not args.rgb
     with FrameSource(args.gt) as gt, FrameSource(args.sr) as sr:
         if gt.names is not None and sr.names is not None:
@@ -214,12 +221,10 @@ def _eval(args):
 
 
 def _bench(args):
-    from .bench.cli import run
-    return run(args)
+    return run_bench(args)
 
 
 def _demo(args):
-    from .demo import run_demo
     run_demo(args.out)
     return 0
 
@@ -237,14 +242,6 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    from .io import IMAGE_EXTENSIONS, OUTPUT_CONTAINERS, PRESETS
-    from .io import CODECS as OUT_CODECS
-    from .io.video_file import CODEC_ALIASES
-    from .upscale import ENHANCE_MODES, HDR_TRANSFERS
-    from .pipeline import COLOR_MODES, METHODS
-    from .registration import REGISTRATION_METHODS
-    from .degradation import DEGRADATIONS
-    from .degradation.codec import CODECS, VIDEO_ALIASES
     parser = argparse.ArgumentParser(prog="mfsr", description="Multi-frame super-resolution: "
                                      "video and frame folders in, upscaled frames out.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -362,7 +359,6 @@ def build_parser():
                     help="use every N-th frame pair (default 1: all)")
     ev.set_defaults(func=_eval)
 
-    from .bench.cli import add_parser as add_bench
     add_bench(_add(sub, "bench", "score methods on a standard VSR test set",
                    "Run baselines, mfsr methods and deep networks on a standard video SR "
                    "test set (Vid4, REDS4, SPMCS, UDM10, Vimeo-90K; layout detected) under "

@@ -8,9 +8,9 @@ published rows (:mod:`~mfsr.bench.published`), and calls only mfsr's public API.
 >>> from mfsr.bench import Protocol, run_bench            # doctest: +SKIP
 >>> result = run_bench("Vid4/", Protocol("BD", 4), ["bicubic", "irls"])  # doctest: +SKIP
 """
-from .datasets import Dataset, Clip, detect
-from .methods import make_method, method_names
+from .datasets import Clip, Dataset, detect
 from .protocols import Protocol, degrade, score, ssim_wang
+from .registry import make_method, method_names
 from .report import markdown
 from .runner import run_bench, select_frames
 

@@ -6,6 +6,9 @@ import os
 import sys
 
 from .protocols import AVERAGING, SSIM_MODES, Protocol
+from .registry import method_names
+from .report import markdown
+from .runner import run_bench
 
 DEFAULT_METHODS = "bicubic,bicubic-grid,irls"
 
@@ -64,9 +67,6 @@ def add_parser(p, func):
 
 def run(args):
     """Run ``mfsr bench`` with parsed ``args``; returns the exit status."""
-    from .methods import method_names
-    from .report import markdown
-    from .runner import run_bench
     if args.list_methods:
         print("\n".join(method_names()))
         return 0

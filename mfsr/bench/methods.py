@@ -27,11 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..degradation.interpolate import upsample
 from ..degradation import imresize
+from ..degradation.interpolate import upsample
 from ..io import read_image, write_image
+from ..pipeline import reconstruct
+from ..registration import register
+from ..video import reconstruct_video, window_indices
 
-__all__ = ["Method", "Context", "make_method", "method_names", "find_btvl1"]
+__all__ = ["Method", "Context", "Bicubic", "BicubicGrid", "BTVL1", "Reconstruct", "Video",
+           "find_btvl1", "save_output", "BASELINES"]
 
 BASELINES = ("bicubic", "bicubic-grid", "btvl1")
 
@@ -177,20 +181,18 @@ class Reconstruct(Method):
         return f"{self.name}-w{context.window}"
 
     def frame(self, lr, t, context):
-        import mfsr
-        from ..video import window_indices
         idx, ref = window_indices(t, len(lr), context.window)
         stack = lr[idx]
         motion_key = ("motion", t, context.window)
         t_reg = 0.0
         if motion_key not in context.shared:
             t0 = time.perf_counter()
-            context.shared[motion_key] = mfsr.register(stack, reference=ref)
+            context.shared[motion_key] = register(stack, reference=ref)
             context.shared[("seconds",) + motion_key] = time.perf_counter() - t0
         t_reg = context.shared[("seconds",) + motion_key]
         kw = {} if self.method is None else {"method": self.method}
         t0 = time.perf_counter()
-        hr = mfsr.reconstruct(stack, context.protocol.scale, reference=ref,
+        hr = reconstruct(stack, context.protocol.scale, reference=ref,
                               motion=context.shared[motion_key],
                               degradation=context.protocol.degradation, **kw)
         return hr, time.perf_counter() - t0 + t_reg
@@ -210,56 +212,16 @@ class Video(Method):
         return f"{self.name}-w{context.window}"
 
     def clip(self, lr, targets, context):
-        import mfsr
         folder = context.lr_folder(context.clip)
         t0 = time.perf_counter()
         outputs = {}
-        for i, hr in enumerate(mfsr.reconstruct_video(
+        for i, hr in enumerate(reconstruct_video(
                 folder, context.protocol.scale, context.window, method=self.method,
                 degradation=context.protocol.degradation, end=max(targets) + 1)):
             if i in targets:
                 outputs[i] = hr
         seconds = (time.perf_counter() - t0) / (max(targets) + 1)
         return {t: (hr, seconds) for t, hr in outputs.items()}
-
-
-def method_names():
-    """Every name :func:`make_method` takes (deep networks included)."""
-    import mfsr
-
-    from . import deep
-    return (list(BASELINES) + ["default"] + list(mfsr.METHODS)
-            + ["video"] + [f"video-{m}" for m in mfsr.METHODS] + list(deep.NETWORKS))
-
-
-def make_method(name):
-    """The :class:`Method` of a name (see :func:`method_names`).
-
-    Raises
-    ------
-    ValueError
-        Unknown name (the message lists the valid ones).
-    """
-    import mfsr
-
-    from . import deep
-    if name == "bicubic":
-        return Bicubic()
-    if name == "bicubic-grid":
-        return BicubicGrid()
-    if name == "btvl1":
-        return BTVL1()
-    if name == "default":
-        return Reconstruct(name, None)
-    if name in mfsr.METHODS:
-        return Reconstruct(name, name)
-    if name == "video":
-        return Video(name, "irls")
-    if name.startswith("video-") and name[6:] in mfsr.METHODS:
-        return Video(name, name[6:])
-    if name in deep.NETWORKS:
-        return deep.NetworkMethod(name)
-    raise ValueError(f"unknown method {name!r}; valid: {', '.join(method_names())}")
 
 
 def save_output(path, image):

@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from ..degradation import imresize
 from ..metrics import matlab_luma
+from ..metrics import psnr as mfsr_psnr
 from ..metrics import ssim as skimage_ssim
 
 __all__ = ["Protocol", "degrade", "duf_kernel", "duf_downsample", "luma", "ssim_wang",
@@ -267,7 +268,6 @@ def score(gt, sr, protocol):
         sr = np.clip(sr.astype(np.float64), 0.0, 1.0)
     if protocol.ssim == "skimage" and not protocol.y_round:
         luma_flag = protocol.channel == "y" and gt.ndim == 3
-        from ..metrics import psnr as mfsr_psnr
         return (mfsr_psnr(gt, sr, protocol.crop, luma_flag),
                 skimage_ssim(gt, sr, protocol.crop, luma_flag))
     if protocol.channel == "y":

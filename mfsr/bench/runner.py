@@ -20,8 +20,9 @@ import numpy as np
 
 from ..io import read_image, write_image
 from .datasets import detect
-from .methods import Context, make_method, save_output
+from .methods import Context, save_output
 from .protocols import Protocol, degrade, modcrop, score, to_uint8
+from .registry import make_method
 
 __all__ = ["run_bench", "select_frames"]
 
@@ -136,7 +137,7 @@ def run_bench(root, protocol=None, methods=("bicubic", "bicubic-grid"), *, frame
     protocol : Protocol, optional
         Degradation and scoring (default ``Protocol()``: BD x4, Y, no crop).
     methods : sequence of str
-        Names of :func:`mfsr.bench.methods.make_method`.
+        Names of :func:`mfsr.bench.registry.make_method`.
     frames : str
         ``"all"`` or ``"every:K"``: which frames are scored (windows still use every
         frame).
