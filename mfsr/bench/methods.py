@@ -34,7 +34,7 @@ from ..pipeline import reconstruct
 from ..registration import register
 from ..video import reconstruct_video, window_indices
 
-__all__ = ["Method", "Context", "Bicubic", "BicubicGrid", "BTVL1", "Reconstruct", "Video",
+__all__ = ["Method", "Context", "Bicubic", "BicubicGrid", "BTVL1", "MfsrMethod", "Reconstruct", "Video",
            "find_btvl1", "save_output", "BASELINES"]
 
 BASELINES = ("bicubic", "bicubic-grid", "btvl1")
@@ -169,16 +169,23 @@ class BTVL1(Method):
             shutil.rmtree(out, ignore_errors=True)
 
 
-class Reconstruct(Method):
-    """``mfsr.reconstruct`` on a sliding window (``method`` None: the default)."""
+class MfsrMethod(Method):
+    """A method of mfsr itself: its outputs depend on the window too (the cache key)."""
 
-    def __init__(self, name, method):
-        super().__init__(name, "mfsr", f"mfsr.reconstruct(method={method!r}) on a "
-                         "sliding window")
+    def __init__(self, name, method, description):
+        super().__init__(name, "mfsr", description)
         self.method = method
 
     def key(self, context):
         return f"{self.name}-w{context.window}"
+
+
+class Reconstruct(MfsrMethod):
+    """``mfsr.reconstruct`` on a sliding window (``method`` None: the default)."""
+
+    def __init__(self, name, method):
+        super().__init__(name, method, f"mfsr.reconstruct(method={method!r}) on a "
+                         "sliding window")
 
     def frame(self, lr, t, context):
         idx, ref = window_indices(t, len(lr), context.window)
@@ -193,23 +200,19 @@ class Reconstruct(Method):
         kw = {} if self.method is None else {"method": self.method}
         t0 = time.perf_counter()
         hr = reconstruct(stack, context.protocol.scale, reference=ref,
-                              motion=context.shared[motion_key],
-                              degradation=context.protocol.degradation, **kw)
+                         motion=context.shared[motion_key],
+                         degradation=context.protocol.degradation, **kw)
         return hr, time.perf_counter() - t0 + t_reg
 
 
-class Video(Method):
+class Video(MfsrMethod):
     """:func:`mfsr.reconstruct_video` over the whole clip."""
 
     whole_clip = True
 
     def __init__(self, name, method):
-        super().__init__(name, "mfsr", f"mfsr.reconstruct_video(method={method!r}) "
+        super().__init__(name, method, f"mfsr.reconstruct_video(method={method!r}) "
                          "over the whole clip")
-        self.method = method
-
-    def key(self, context):
-        return f"{self.name}-w{context.window}"
 
     def clip(self, lr, targets, context):
         folder = context.lr_folder(context.clip)

@@ -68,6 +68,14 @@ def ycbcr_to_rgb(ycc):
 # to 1e-12 (tests/test_enhance.py): colour's take 2.4 s and 0.44 s on a float32 4K frame
 # (float64 inside), these 0.12 s, and the job applies them to every 4K output frame.
 
+def _float_values(values):
+    """``(xp, values)`` with ``values`` on its module, float (float64 for integers)."""
+    xp = get_array_module(values)
+    values = xp.asarray(values)
+    return xp, values.astype(values.dtype if values.dtype.kind == "f" else np.float64,
+                             copy=False)
+
+
 def srgb_to_linear(coded):
     """The sRGB EOTF (IEC 61966-2-1): coded R'G'B' in [0, 1] to linear RGB.
 
@@ -86,10 +94,8 @@ def srgb_to_linear(coded):
     >>> round(float(srgb_to_linear(np.array(0.5))), 4)
     0.214
     """
-    xp = get_array_module(coded)
-    coded = xp.asarray(coded)
-    dtype = coded.dtype if coded.dtype.kind == "f" else np.float64
-    coded = coded.astype(dtype, copy=False)
+    xp, coded = _float_values(coded)
+    dtype = coded.dtype
     return xp.where(coded <= 0.04045, coded / 12.92,
                     ((xp.maximum(coded, 0.04045) + 0.055) / 1.055) ** 2.4).astype(dtype)
 
@@ -112,10 +118,8 @@ def linear_to_srgb(linear):
     >>> round(float(linear_to_srgb(np.array(0.18))), 4)
     0.4614
     """
-    xp = get_array_module(linear)
-    linear = xp.asarray(linear)
-    dtype = linear.dtype if linear.dtype.kind == "f" else np.float64
-    linear = linear.astype(dtype, copy=False)
+    xp, linear = _float_values(linear)
+    dtype = linear.dtype
     return xp.where(linear <= 0.0031308, linear * 12.92,
                     1.055 * xp.maximum(linear, 0.0031308) ** (1 / 2.4) - 0.055).astype(dtype)
 
