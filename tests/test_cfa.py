@@ -5,6 +5,7 @@ import pytest
 from mfsr.degradation.cfa import (CFA_PATTERNS, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid,
                                   half_size_grey, mosaic, mosaic_adjoint, raw_to_float)
 from mfsr.degradation.burst import RawBurst, simulate_burst
+from mfsr.degradation import dot_test
 from mfsr.core.color import srgb_to_linear
 
 
@@ -33,7 +34,8 @@ def test_mosaic_adjoint_dot_test(pattern):
         mx, mty = mosaic(x, pattern), mosaic_adjoint(y, pattern)
         assert mx.shape == y.shape and mty.shape == x.shape
         assert mx.dtype == np.float64 and mty.dtype == np.float64
-        assert abs(np.vdot(mx, y) - np.vdot(x, mty)) <= 1e-12 * max(1.0, abs(np.vdot(mx, y)))
+        dot_test(lambda v: mosaic(v, pattern), lambda v: mosaic_adjoint(v, pattern), x.shape,
+                 y.shape, rng=rng, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(mosaic(mty, pattern), y)  # M M^T = I
     # the stack is the frames one by one
     np.testing.assert_array_equal(mosaic(x, pattern)[2], mosaic(x[2], pattern))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mfsr
-from mfsr.degradation import GaussianPSF, SystemOperator, Warp
+from mfsr.degradation import GaussianPSF, SystemOperator, Warp, dot_test
 from mfsr.core.motion import Motion
 from mfsr.registration.gpu_flow import flow_lk
 
@@ -23,12 +23,6 @@ cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install 'mfs
 
 def host(a):
     return cp.asnumpy(a) if isinstance(a, cp.ndarray) else a
-
-
-def _dot_test(forward, adjoint, x, y):
-    lhs = float(cp.vdot(forward(x).astype(cp.float64), y.astype(cp.float64)))
-    rhs = float(cp.vdot(x.astype(cp.float64), adjoint(y).astype(cp.float64)))
-    return abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-12)
 
 
 @pytest.mark.parametrize("scale,phase,psf", [(2, 0.5, "area"), (4, 0.0, GaussianPSF(1.6)),
@@ -43,13 +37,13 @@ def test_operators_are_adjoint_on_the_device(scale, phase, psf, rng):
     x = cp.asarray(rng.standard_normal(A.hr_shape), dtype=cp.float32)
     y = cp.asarray(rng.standard_normal((k, h, w)), dtype=cp.float32)
     assert isinstance(A.forward(x), cp.ndarray) and isinstance(A.adjoint(y), cp.ndarray)
-    assert _dot_test(A.forward, A.adjoint, x, y) < 1e-5
+    dot_test(A.forward, A.adjoint, A.hr_shape, (k, h, w), rng=rng, dtype=np.float32,
+             rtol=1e-5, xp=cp)
     bd = A.blur_decimate
-    assert _dot_test(bd.forward, bd.adjoint, cp.asarray(rng.standard_normal((k,) + A.hr_shape)),
-                     y.astype(cp.float64)) < 1e-12
+    dot_test(bd.forward, bd.adjoint, (k,) + A.hr_shape, (k, h, w), rng=rng, rtol=1e-12, xp=cp)
     warp = Warp(cp.asarray(3 * rng.standard_normal(A.hr_shape + (2,)), dtype=cp.float32))
-    assert _dot_test(warp.forward, warp.adjoint, x, cp.asarray(
-        rng.standard_normal(A.hr_shape), dtype=cp.float32)) < 1e-5
+    dot_test(warp.forward, warp.adjoint, A.hr_shape, A.hr_shape, rng=rng, dtype=np.float32,
+             rtol=1e-5, xp=cp)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """The physics: PSFs, warps, blur + decimation, the system operator, noise, simulation."""
+from .adjoint import dot_test
 from .burst import RawBurst, simulate_burst
 from .cfa import (CFA_PATTERNS, affine_to_cfa_grid, cfa_masks, flow_to_cfa_grid, half_size_grey,
                   mosaic, mosaic_adjoint, raw_to_float)
@@ -15,7 +16,8 @@ from .warp import Warp, upsample_flow
 __all__ = ["PSF", "GaussianPSF", "BoxPSF", "BicubicPSF", "KernelPSF", "make_psf", "psf_variance",
            "BlurDecimate", "Warp", "upsample_flow", "SystemOperator", "CFASystemOperator", "GaussianNoise",
            "PoissonGaussianNoise", "make_noise", "estimate_noise", "estimate_noise_model", "DEGRADATIONS",
-           "degradation_model", "imresize", "simulate", "simulate_sequence", "Simulation"]
+           "degradation_model", "imresize", "simulate", "simulate_sequence", "Simulation",
+           "dot_test"]
 __all__ += ["CFA_PATTERNS", "cfa_masks", "mosaic", "mosaic_adjoint", "raw_to_float",
             "half_size_grey", "flow_to_cfa_grid", "affine_to_cfa_grid", "RawBurst",
             "simulate_burst"]
