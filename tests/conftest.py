@@ -1,8 +1,28 @@
+import os
+
 import numpy as np
 import pytest
 from skimage import data
 
 from mfsr.core.backend import gpu_available
+
+# Hypothesis (tests/test_properties.py). "ci", the default: the same examples on every
+# run (derandomize: a failure in CI reproduces on any machine, no example database), no
+# per-example deadline (the first call of a Numba kernel compiles it), few examples, so
+# that the property tests add well under a minute to the suite on 2 cores. "dev": more
+# examples, freshly random, kept in .hypothesis/ so a failure found once is tried first
+# next time: HYPOTHESIS_PROFILE=dev python -m pytest tests/test_properties.py
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:        # pragma: no cover - hypothesis is in the test extra
+    pass
+else:
+    settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                              max_examples=12, print_blob=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", deadline=None, max_examples=200,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
