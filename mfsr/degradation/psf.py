@@ -64,6 +64,8 @@ class GaussianPSF(PSF):
         t = d - frac
         w = np.exp(-0.5 * (t / self.sigma) ** 2)
         w[np.abs(t) > r] = 0.0
+        if not w.any():  # no tap within the support (r = 0, fractional phase) or all underflow:
+            w = (np.abs(t) == np.abs(t).min()).astype(np.float64)  # the limit, nearest tap(s)
         return _normalised(w, int(d[0]))
 
     def __repr__(self):
