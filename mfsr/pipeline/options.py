@@ -110,7 +110,7 @@ def check_frames(frames, channel_axis):
         ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
         if ax == 0:
             raise ValueError("channel_axis cannot be the frame axis 0")
-        frames = frames.swapaxes(ax, 3) if ax != 3 else frames
+        frames = frames.transpose([a for a in range(4) if a != ax] + [ax]) if ax != 3 else frames
         if frames.shape[-1] not in (1, 3):
             raise ValueError(f"frames must have 1 or 3 channels, got {frames.shape[-1]}")
     if frames.shape[0] < 1:

@@ -67,7 +67,7 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
     if frames.ndim == 4:
         ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
-        frames = frames.swapaxes(ax, 3) if ax != 3 else frames
+        frames = frames.transpose([a for a in range(4) if a != ax] + [ax]) if ax != 3 else frames
         if frames.shape[-1] != 3:
             raise ValueError(f"4-D frames must have 3 (RGB) channels, got {frames.shape[-1]}")
         frames = rgb_to_ycbcr(as_float_image(frames, "frames"))[..., 0]
