@@ -108,8 +108,9 @@ def check_frames(frames, channel_axis):
         if channel_axis is None:
             raise ValueError("frames has 4 dimensions but channel_axis is None")
         ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
-        if ax == 0:
-            raise ValueError("channel_axis cannot be the frame axis 0")
+        if ax == 0 or channel_axis > 3:
+            raise ValueError("channel_axis must be 1, 2, 3 or -3, -2, -1 (an axis of the 4-D "
+                             f"frames but the frame axis 0), got {channel_axis}")
         frames = frames.transpose([a for a in range(4) if a != ax] + [ax]) if ax != 3 else frames
         if frames.shape[-1] not in (1, 3):
             raise ValueError(f"frames must have 1 or 3 channels, got {frames.shape[-1]}")

@@ -67,6 +67,9 @@ def register(frames, reference=None, method="dis", confidence=True, tolerance=0.
     frames = check_array(frames, "frames", ndim=(3, 4), finite="host")
     if frames.ndim == 4:
         ax = check_int(channel_axis, "channel_axis", minimum=-3) % 4
+        if ax == 0 or channel_axis > 3:
+            raise ValueError("channel_axis must be 1, 2, 3 or -3, -2, -1 (an axis of the 4-D "
+                             f"frames but the frame axis 0), got {channel_axis}")
         frames = frames.transpose([a for a in range(4) if a != ax] + [ax]) if ax != 3 else frames
         if frames.shape[-1] != 3:
             raise ValueError(f"4-D frames must have 3 (RGB) channels, got {frames.shape[-1]}")
