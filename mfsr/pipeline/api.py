@@ -22,8 +22,8 @@ from ..registration.confidence import photometric_confidence
 from ..registration.refine import refine_motion
 from .calibration import estimate_psf
 from .methods import METHODS, Problem, prior_weight
-from .options import (REFINE, check_frames, check_options, default_registration, estimate_motion,
-                      reference_index)
+from .options import (NOISE_BLOCK, REFINE, check_frames, check_options, default_registration,
+                      estimate_motion, reference_index)
 from .raw import reconstruct_mosaics
 
 
@@ -76,7 +76,8 @@ def reconstruct(frames, scale=4, method=None, reference=None, motion=None, degra
         HR coordinate of the centre of LR pixel 0.
     noise : float, optional
         Noise standard deviation in [0, 1] units; estimated from the whole (luma) stack
-        when None (:func:`mfsr.degradation.estimate_noise`). For codec-degraded frames
+        when None (:func:`mfsr.degradation.estimate_noise`; frames of at least 8x8
+        pixels, smaller ones need it given). For codec-degraded frames
         the level used is at least the codec model's (see ``codec``).
     iterations : int, optional
         Solver iterations; default per method (``DEFAULT_ITERATIONS``).
@@ -188,6 +189,9 @@ def _reconstruct(frames, options, xp):
     ycc = rgb_to_ycbcr(frames) if colour else None
     luma = ycc[..., 0] if colour else frames[..., 0] if frames.ndim == 4 else frames
 
+    if options.noise is None and min(luma.shape[1:]) < NOISE_BLOCK:
+        raise ValueError(f"frames must be at least {NOISE_BLOCK}x{NOISE_BLOCK} pixels for the "
+                         f"noise estimate, got {luma.shape[1]}x{luma.shape[2]}: give noise=")
     registered = estimate_motion(options, luma, ref, xp)
     sigma = estimate_noise(luma) if options.noise is None else options.noise
     codec = codec_model(frames, options.codec, options.picture_types)

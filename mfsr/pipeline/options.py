@@ -20,6 +20,7 @@ from .methods import METHODS, SolveOptions, resolve_method
 COLOR_MODES = ("luma", "rgb")
 INIT_MODES = ("reference", "kernel")
 REFINE = 0  # passes of motion refinement on the estimate (reconstruct's default)
+NOISE_BLOCK = 8  # estimate_noise's block: smaller frames need noise= given
 
 
 @dataclass(frozen=True)
