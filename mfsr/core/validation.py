@@ -20,7 +20,11 @@ def check_array(a, name, ndim=None, finite=True):
     device input costs at most one sync.
     """
     if isinstance(a, (list, tuple)):
-        a = np.asarray(a)
+        try:
+            a = np.asarray(a)
+        except ValueError:  # ragged: NumPy's message does not say which argument
+            raise ValueError(f"{name} must be an array of one shape; its items have "
+                             "different shapes (frames of different sizes?)") from None
     if not hasattr(a, "dtype") or not hasattr(a, "shape"):
         raise TypeError(f"{name} must be an array, got {type(a).__name__}")
     if a.dtype.kind not in "uif" and a.dtype != bool:
