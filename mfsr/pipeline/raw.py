@@ -40,7 +40,7 @@ from ..degradation.interpolate import upsample
 from ..priors import Tikhonov
 from ..registration.confidence import photometric_confidence
 from .methods import METHODS, Problem, prior_weight
-from .options import estimate_motion, reference_index
+from .options import NOISE_BLOCK, estimate_motion, reference_index
 
 # R - G and B - G: weight of the quadratic smoothness prior relative to the default
 # Tikhonov rule, divided by s**2 (an HR pixel gets s**2 times fewer samples), and CG
@@ -141,6 +141,10 @@ def reconstruct_mosaics(frames, options, xp):
     if options.estimate_psf:
         raise ValueError('psf="estimate" is not available for raw mosaics yet')
     ref = reference_index(options.reference, k)
+    if options.noise is None and min(h, w) < 2 * NOISE_BLOCK:   # estimated on half-size grey
+        side = 2 * NOISE_BLOCK
+        raise ValueError(f"frames (raw mosaics) must be at least {side}x{side} pixels for "
+                         f"the noise estimate, got {h}x{w}: give noise=")
     grey = half_size_grey(frames, pattern)
     sigma = 2.0 * estimate_noise(grey) if options.noise is None else options.noise
     motion = _cfa_motion(options, grey, ref, (h, w), sigma, xp)
