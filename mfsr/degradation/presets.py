@@ -34,5 +34,10 @@ def degradation_model(degradation, scale, psf=None, phase=None):
     preset = {"area": (make_psf("area", scale), centre),
               "BD": (GaussianPSF(1.6), 0.0),
               "BI": (BicubicPSF(scale), centre)}[degradation]
+    if phase is not None:
+        try:
+            phase = float(phase)
+        except (TypeError, ValueError):  # float()'s message does not name the argument
+            raise TypeError(f"phase must be a number, got {phase!r}") from None
     return (make_psf(psf, scale) if psf is not None else preset[0],
-            float(phase) if phase is not None else preset[1])
+            phase if phase is not None else preset[1])
