@@ -73,6 +73,7 @@ def upsample(image, scale, phase=None, method="bicubic"):
     Parameters
     ----------
     image : array, shape (h, w) or (h, w, C)
+        ``C`` from 1 to 4 (what ``cv2.remap`` takes).
     scale : int
     phase : float, optional
         HR coordinate of LR pixel 0; default ``(scale-1)/2``.
@@ -83,6 +84,9 @@ def upsample(image, scale, phase=None, method="bicubic"):
     array, shape (s*h, s*w[, C]), same module and float dtype as ``image``
     """
     image = check_array(image, "image", ndim=(2, 3), finite="host")
+    if min(image.shape[:2]) < 1 or not 1 <= (image.shape[2:] or (1,))[0] <= 4:  # cv2.remap's
+        raise ValueError(f"image must have at least 1x1 pixels and 1 to 4 channels, got shape "
+                         f"{tuple(image.shape)}")
     scale = check_int(scale, "scale", minimum=1)
     phase = (scale - 1) / 2 if phase is None else check_float(phase, "phase", minimum=0.0)
     check_choice(method, "interpolation method", tuple(_INTERP))
