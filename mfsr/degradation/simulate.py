@@ -93,7 +93,7 @@ def simulate(hr, scale=4, n_frames=7, *, shifts=None, max_shift=1.0, degradation
     reference : int, optional
         Reference frame index; default the middle frame.
     channel_axis : int, optional
-        Axis of colour channels in ``hr`` (None: grey image).
+        Axis of colour channels in a 3-D ``hr`` (None: grey image, 2-D ``hr``).
     seed : int, optional
         Seed of the shift and noise draws.
     clip : bool
@@ -113,8 +113,10 @@ def simulate(hr, scale=4, n_frames=7, *, shifts=None, max_shift=1.0, degradation
     (4, 256, 256)
     """
     scale = check_int(scale, "scale", minimum=1)
-    hr = as_float_image(check_array(hr, "hr", ndim=(2, 3) if channel_axis is not None else 2), "hr")
+    hr = as_float_image(check_array(hr, "hr", ndim=3 if channel_axis is not None else 2), "hr")
     if channel_axis is not None:
+        if check_int(channel_axis, "channel_axis", minimum=-3) > 2:
+            raise ValueError(f"channel_axis must be an axis of hr (-3 to 2), got {channel_axis}")
         hr = np.moveaxis(hr, channel_axis, -1)
         channel_axis = -1
     hr = crop_to_scale(hr, scale, channel_axis)
