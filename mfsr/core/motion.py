@@ -29,10 +29,10 @@ class Motion:
     reference: int = 0
 
     def __post_init__(self):
-        check_array(self.flows, "flows", ndim=4, finite="host")
+        self.flows = check_array(self.flows, "flows", ndim=4, finite="host")
         if self.flows.shape[-1] != 2:
             raise ValueError(f"flows must have shape (K, h, w, 2), got {tuple(self.flows.shape)}")
-        check_array(self.confidence, "confidence", ndim=3, finite="host")
+        self.confidence = check_array(self.confidence, "confidence", ndim=3, finite="host")
         if tuple(self.confidence.shape) != tuple(self.flows.shape[:3]):
             raise ValueError(f"confidence shape {tuple(self.confidence.shape)} does not match "
                              f"flows {tuple(self.flows.shape[:3])}")
