@@ -227,7 +227,7 @@ def test_input_validation(burst):
     with pytest.raises(ValueError, match="guide"):
         kernel_merge(op, burst.frames, masks, guide=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="noise"):
-        kernel_merge(op, burst.frames, masks, noise=0)
+        kernel_merge(op, burst.frames, masks, noise=-0.01)
     with pytest.raises(ValueError, match="k_detail"):
         kernel_merge(op, burst.frames, masks, k_detail=-1)
     with pytest.raises(ValueError, match="radius"):

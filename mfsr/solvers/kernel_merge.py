@@ -89,8 +89,9 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
         3x3 binomial mean, ``(R + 2 G + B) / 4`` centred on every pixel of a Bayer
         mosaic, i.e. the 2x2 box mean with its half-pixel shift undone by a second one).
     noise : float
-        Noise standard deviation of the frames, in [0, 1] units (> 0); sets how large a
-        local mean difference the robustness accepts.
+        Noise standard deviation of the frames, in [0, 1] units (>= 0); sets how large a
+        local mean difference the robustness accepts (at 0, the reference's local
+        variance alone: what reconstruct's noise estimate gives for flat frames).
     reference : int, optional
         Index of the reference frame (robustness 1). Default: the first frame whose
         flow is zero everywhere (0 if none is).
@@ -174,7 +175,7 @@ def kernel_merge(operator, frames, masks=None, guide=None, noise=0.01, *, refere
     if tuple(frames.shape[:3]) != (K, h, w):
         raise ValueError(f"frames must have shape ({K}, {h}, {w}[, C]) to match the operator, "
                          f"got {tuple(frames.shape)}")
-    noise = check_float(noise, "noise", minimum=0.0, strict_min=True)
+    noise = check_float(noise, "noise", minimum=0.0)
     k_detail = check_float(k_detail, "k_detail", minimum=0.0, strict_min=True)
     k_denoise = check_float(k_denoise, "k_denoise", minimum=0.0, strict_min=True)
     d_threshold = check_float(d_threshold, "d_threshold")
