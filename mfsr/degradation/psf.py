@@ -62,7 +62,8 @@ class GaussianPSF(PSF):
         r = int(self.truncate * self.sigma + 0.5)
         d = np.arange(math.floor(frac - r), math.ceil(frac + r) + 1)
         t = d - frac
-        w = np.exp(-0.5 * (t / self.sigma) ** 2)
+        with np.errstate(over="ignore"):  # a subnormal sigma: exp(-inf) = 0, see below
+            w = np.exp(-0.5 * (t / self.sigma) ** 2)
         w[np.abs(t) > r] = 0.0
         if not w.any():  # no tap within the support (r = 0, fractional phase) or all underflow:
             w = (np.abs(t) == np.abs(t).min()).astype(np.float64)  # the limit, nearest tap(s)
