@@ -12,7 +12,7 @@ from mfsr.bench import deep
 from mfsr.bench.protocols import duf_downsample, duf_kernel, luma, ssim_wang, to_uint8
 from mfsr.bench.published import load_published, matching
 from mfsr.cli import main
-from mfsr.degradation import imresize
+from mfsr.degradation import dot_test, imresize
 from mfsr.io import write_image
 
 
@@ -339,15 +339,21 @@ def test_conv_engine_matches_scipy():
 def test_conv_transpose_is_the_adjoint_of_strided_conv():
     rng = np.random.default_rng(1)
     f = rng.random((4, 4, 2, 3)).astype(np.float64)     # (fh, fw, K out, D in)
-    x = rng.random((3, 5, 6))
-    y = deep.conv_transpose2d(x, f, upsample=2, crop=(0, 0, 0, 0))
-    z = rng.random(y.shape)
-    # strided correlation of z with f, back to x's grid: <T x, z> = <x, T^T z>
-    tz = np.zeros_like(x)
-    for i in range(4):
-        for j in range(4):
-            tz += np.einsum("kd,khw->dhw", f[i, j], z[:, i:i + 9:2, j:j + 11:2])
-    assert np.vdot(y, z) == pytest.approx(np.vdot(x, tz), rel=1e-5)
+
+    def conv_transpose(x):
+        return deep.conv_transpose2d(x, f, upsample=2, crop=(0, 0, 0, 0))
+
+    def strided_correlation(z):
+        """Strided correlation of z with f, back to x's grid: T^T z."""
+        tz = np.zeros((3, 5, 6))
+        for i in range(4):
+            for j in range(4):
+                tz += np.einsum("kd,khw->dhw", f[i, j], z[:, i:i + 9:2, j:j + 11:2])
+        return tz
+
+    # <T x, z> = <x, T^T z>
+    dot_test(conv_transpose, strided_correlation, (3, 5, 6),
+             conv_transpose(np.zeros((3, 5, 6))).shape, rng=rng, rtol=1e-5)
 
 
 def test_matlab_colour_round_trip():

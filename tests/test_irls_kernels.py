@@ -24,7 +24,7 @@ from test_kernels import OnDevice
 
 import mfsr
 from mfsr import solvers
-from mfsr.degradation import SystemOperator
+from mfsr.degradation import SystemOperator, dot_test
 from mfsr.kernels import reference
 from mfsr.kernels.common import pair_slices
 from mfsr.core.motion import Motion
@@ -127,11 +127,13 @@ def test_weighted_smoothness_is_symmetric_semidefinite_and_the_gradient(kernel_s
                                                                         rng):
     shape = (17, 22)
     alphas = _alphas(rng, shape, dtype, invalid=0.0)
-    u, v = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
-    su, sv = (kernel_set.weighted_smoothness(a, alphas).astype(np.float64) for a in (u, v))
-    lhs, rhs = np.vdot(u.astype(np.float64), sv), np.vdot(su, v.astype(np.float64))
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    assert lhs == pytest.approx(rhs, rel=tol, abs=tol)
+    # symmetric: S is its own adjoint, <S u, v> == <u, S v>
+    dot_test(lambda a: kernel_set.weighted_smoothness(a, alphas),
+             lambda a: kernel_set.weighted_smoothness(a, alphas), shape, shape, rng=rng,
+             dtype=dtype, rtol=tol, atol=tol)
+    v = rng.standard_normal(shape).astype(dtype)
+    sv = kernel_set.weighted_smoothness(v, alphas).astype(np.float64)
     assert np.vdot(v.astype(np.float64), sv) >= 0
     value = float(kernel_set.weighted_smoothness_value(v, alphas))
     assert value == pytest.approx(0.5 * np.vdot(v.astype(np.float64), sv), rel=tol)

@@ -19,7 +19,7 @@ import cuda_host
 import numpy as np
 import pytest
 
-from mfsr.degradation import BlurDecimate, GaussianPSF, Warp
+from mfsr.degradation import BlurDecimate, GaussianPSF, Warp, dot_test
 from mfsr.kernels import reference
 from mfsr.priors import BilateralTV, HuberMRF, Tikhonov
 
@@ -109,9 +109,10 @@ def test_warp_matches_reference_and_is_adjoint(kernel_set, dtype, rng):
     assert fwd.dtype == adj.dtype == dtype
     np.testing.assert_allclose(fwd, reference.warp_forward(x, w.index, w.wy, w.wx), **TOL[dtype])
     np.testing.assert_allclose(adj, reference.warp_adjoint(y, w.index, w.wy, w.wx), **TOL[dtype])
-    lhs, rhs = np.vdot(fwd, y), np.vdot(x, adj)
     # the weights are float32 (and 1 - w is rounded to float32, as in the reference)
-    assert abs(lhs - rhs) <= 1e-5 * max(abs(lhs), 1.0)
+    dot_test(lambda v: kernel_set.warp_forward(v, w.index, w.wy, w.wx),
+             lambda v: kernel_set.warp_adjoint(v, w.index, w.wy, w.wx), w.shape, w.shape,
+             rng=rng, dtype=dtype, rtol=1e-5, atol=1e-5)
 
 
 SAMPLERS = [((36, 28), 4, GaussianPSF(1.6), 0.0), ((36, 28), 4, "area", None),
@@ -137,8 +138,10 @@ def test_strided_correlate_matches_reference_and_is_adjoint(kernel_set, hr_shape
                                                                 op.lr_shape), **TOL[dtype])
     np.testing.assert_allclose(adj, reference.strided_correlate_adjoint(y, wy, wx, start, scale,
                                                                         padded), **TOL[dtype])
-    lhs, rhs = np.vdot(fwd, y), np.vdot(xpad, adj)
-    assert abs(lhs - rhs) <= 100 * np.finfo(dtype).eps * max(abs(lhs), 1.0)
+    tol = 100 * np.finfo(dtype).eps
+    dot_test(lambda v: kernel_set.strided_correlate(v, wy, wx, start, scale, op.lr_shape),
+             lambda v: kernel_set.strided_correlate_adjoint(v, wy, wx, start, scale, padded),
+             xpad.shape, y.shape, rng=rng, dtype=dtype, rtol=tol, atol=tol)
 
 
 def test_strided_correlate_rejects_taps_outside_the_padding(kernel_set):
@@ -204,8 +207,9 @@ def test_warp_blur_decimate_matches_reference_and_is_adjoint(kernel_set, scale, 
                                **TOL[dtype])
     np.testing.assert_allclose(adj, reference.warp_blur_decimate_adjoint(
         y, ref, *op.gather_tables_t), **TOL[dtype])
-    lhs, rhs = np.vdot(fwd, y), np.vdot(x, adj)
-    assert abs(lhs - rhs) <= 1e-5 * max(abs(lhs), 1.0)
+    dot_test(lambda v: kernel_set.warp_blur_decimate(v, ours, *op.gather_tables),
+             lambda v: kernel_set.warp_blur_decimate_adjoint(v, ours, *op.gather_tables_t),
+             op.hr_shape, y.shape, rng=rng, dtype=dtype, rtol=1e-5, atol=1e-5)
     # each set has its own warp state: another set's, or another image size's, is refused
     with pytest.raises((TypeError, ValueError), match="warps must come from"):
         kernel_set.warp_blur_decimate(x, ref, *op.gather_tables)
