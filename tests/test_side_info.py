@@ -1,18 +1,22 @@
 """Bitstream side information (issue 25): picture types and H.264 QP maps read by the
-video reader as it decodes."""
+video reader as it decodes, and the picture types passed to the video jobs' codec model."""
 import av
 import numpy as np
 import pytest
 from av.video.frame import PictureType
 from skimage import data
 
+import mfsr
 from mfsr import io
 from mfsr.io import side_info, video_file
+from mfsr.video import windows
+from mfsr.video.job import iter_reconstruct
 
 SIZE = (40, 56)          # not a multiple of 16: the QP map is (3, 4)
 N = 10
 # a short closed GOP with B frames: I at 0 and 5, P and B between
 X264 = {"crf": "26", "g": "5", "bf": "2", "preset": "medium"}
+FAST = dict(method="irls", iterations=2, degradation="BD")
 
 
 def _scene(n, size=SIZE):
@@ -150,3 +154,56 @@ def test_frame_side_info_compares_by_value():
     assert a != side_info.FrameSideInfo("B", a.qp)
     assert a != side_info.FrameSideInfo("P", None)
     assert side_info.decoder_options("hevc") == {}
+
+
+@pytest.fixture(scope="module")
+def decoded_folder(h264, tmp_path_factory):
+    """The clip's frames as the reader decodes them, as a folder (no side information)."""
+    folder = tmp_path_factory.mktemp("decoded")
+    with io.VideoReader(h264) as reader:
+        for k in range(N):
+            io.write_image(folder / f"{k:02d}.png", reader.read(k))
+    return folder
+
+
+@pytest.mark.parametrize("window", [3, None])
+def test_video_jobs_hand_the_picture_types_to_the_codec_model(h264, decoded_folder, window,
+                                                             monkeypatch):
+    types = [t for t, _, _ in _pyav(h264)]
+    seen = []
+    model = windows.codec_model
+
+    def spy(stack, codec="auto", picture_types=None):
+        seen.append(picture_types)
+        return model(stack, codec, picture_types)
+
+    monkeypatch.setattr(windows, "codec_model", spy)
+    stats = {}
+    video = list(video_iter(h264, window, stats, codec="video"))
+    assert all(t is not None for t in seen) and len(seen) == len(stats["windows"])
+    assert sorted(map(tuple, seen)) == sorted(tuple(types[k] for k in idx)
+                                              for idx in stats["windows"].values())
+    seen.clear()
+    folder = list(video_iter(decoded_folder, window, {}, codec="video"))
+    assert seen and all(t is None for t in seen)
+    # the I frames weigh more: windows holding I and P/B frames come out differently
+    assert any(not np.array_equal(a, b) for a, b in zip(video, folder))
+    # with the codec model off the weights are all 1: the same frames as the folder's
+    plain = list(video_iter(h264, window, {}, codec="none"))
+    again = list(video_iter(decoded_folder, window, {}, codec="none"))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again))
+
+
+def video_iter(source, window, stats, **kwargs):
+    with io.FrameSource(source) as src:
+        yield from (hr for _, hr in iter_reconstruct(
+            src, 2, window, 0, 6, None, None, None, 4,
+            dict(FAST, backend="numpy", **kwargs), stats))
+
+
+def test_picture_types_cannot_be_given_to_the_video_job(h264, tmp_path):
+    with pytest.raises(TypeError, match="picture_types"):
+        mfsr.reconstruct_video(h264, 2, picture_types=["I"] * N)
+    with pytest.raises(TypeError, match="picture_types"):
+        mfsr.upscale_video(h264, tmp_path / "out", 2, picture_types=["I"] * N)
+    assert not (tmp_path / "out").exists()
