@@ -63,7 +63,8 @@ JPEG_SIGMA_AT = ((50, 0.03), (90, 0.012))
 JPEG_SIGMA_BOUNDS = (0.008, 0.035)
 # Relative error of I, P and B pictures (RMS on x264 CRF 23 bigbuckbunny: 0.0125, 0.0150,
 # 0.0158; benchmarks/results/compressed_sets.json): intra-coded frames are trusted more (measured effect
-# on the reconstruction: +0.002 dB, so it is an option, not wired into the video job).
+# on the reconstruction: +0.002 dB; the video jobs pass the types the file's bitstream
+# gives, -0.001 to +0.004 dB: benchmarks/side_info_ab.py).
 PICTURE_TYPE_ERROR = {"I": 0.8, "P": 0.93, "B": 1.0}
 # Per-block error level of decoded video from the decoded block's texture (issue 25):
 # log(block RMS error, 8-bit codes) = a + b log(1 + g), g the block's mean squared

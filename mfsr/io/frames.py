@@ -114,6 +114,26 @@ class FrameSource:
                              f"{describe_frame(self.shape, self.dtype)}")
         return frame
 
+    def side_info(self, index):
+        """What the bitstream says of frame ``index`` (:meth:`VideoReader.side_info
+        <mfsr.io.VideoReader.side_info>`: picture type, H.264 QP map), recorded when the
+        frame was read.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        FrameSideInfo or None
+            None for a folder of frames, past the end, and for video whose decoder
+            reports nothing.
+        """
+        index = check_int(index, "index", minimum=0)
+        if self._reader is None or index >= self._length:
+            return None
+        return self._reader.side_info(index)
+
     def close(self):
         """Release the video file."""
         if self._reader is not None:

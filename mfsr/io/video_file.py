@@ -6,7 +6,9 @@ exact frame count, each frame's presentation time (variable frame rates included
 key frames; ``read(i)`` seeks to the key frame before frame ``i`` and decodes forwards,
 so any frame is reached without reading the file from the start. Frames come out as RGB
 made with the file's own Y'CbCr matrix and range (:mod:`mfsr.io.ycbcr`), turned upright
-when the file carries a display rotation.
+when the file carries a display rotation. What the bitstream says of each decoded frame
+(its picture type; for H.264 its macroblock QP map) is recorded as it is decoded
+(:meth:`VideoReader.side_info`, :mod:`mfsr.io.side_info`).
 
 :class:`VideoWriter` encodes H.264 (libx264) or H.265 (libx265) at 8 or 10 bits, 4:2:0,
 with the presentation timestamps it is given (the input's, so the frame rate, variable
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..core.color import as_float_image
 from ..core.validation import check_choice, check_int
+from .side_info import SideInfoCache, decoder_options, frame_side_info
 from .ycbcr import AVCOL_SPC, SPC_AVCOL, default_matrix, rgb_to_ycbcr, ycbcr_to_rgb
 
 OUTPUT_CONTAINERS = (".mp4", ".mkv", ".mov", ".m4v")
@@ -180,6 +183,11 @@ class VideoReader:
     ----------
     info : VideoInfo
 
+    Notes
+    -----
+    An H.264 stream is decoded with ``export_side_data=venc_params`` (the QP map of
+    :meth:`side_info`); the pixels are the same as without it.
+
     Raises
     ------
     ValueError
@@ -208,9 +216,21 @@ class VideoReader:
                 raise ValueError(f"{self.path}: cannot open the video (no video stream; truncated "
                                  f"or not a video?)")
             self._stream = self._container.streams.video[0]
+            self._side = SideInfoCache()
+            self._side_options = decoder_options(self._stream.codec_context.name)
+            self._set_side_options()
             self._index_packets()
+            self._index_of = {p: i for i, p in enumerate(self._pts)}
             self._decoder, self._next = None, None
-            first = self._decode(0)
+            try:
+                first = self._decode(0)
+            except ValueError:
+                if not self._side_options:
+                    raise
+                # a decoder that refuses the option: read without side data (no QP map)
+                self._side_options = {}
+                self._reopen()
+                first = self._decode(0)
             self.info = self._describe(first)
         except BaseException:
             self._container.close()
@@ -272,11 +292,35 @@ class VideoReader:
             else:
                 self._container.seek(keys[-1], stream=self._stream, backward=True)
         except av.FFmpegError:       # a stream that cannot seek: read it again
-            self._container.close()
-            self._container = av.open(self.path)
-            self._stream = self._container.streams.video[0]
+            self._reopen()
         self._decoder = self._frames()
         self._next = None
+
+    def _reopen(self):
+        import av
+
+        self._container.close()
+        self._container = av.open(self.path)
+        self._stream = self._container.streams.video[0]
+        self._side = SideInfoCache()
+        self._set_side_options()
+
+    def _set_side_options(self):
+        """Ask the decoder for the side data of :meth:`side_info` (H.264's QP map);
+        where the options cannot be set, none is asked for (no QP map)."""
+        if not self._side_options:
+            return
+        try:
+            self._stream.codec_context.options = dict(self._side_options)
+        except Exception:            # noqa: BLE001 - any refusal: read without it
+            self._side_options = {}
+
+    def _record(self, frame):
+        """Keep the side information of a decoded frame (once per frame index)."""
+        index = self._index_of.get(frame.pts) if frame.pts is not None else None
+        if index is not None and index not in self._side:
+            turns = int(round((frame.rotation or 0) / 90)) % 4
+            self._side.put(index, frame_side_info(frame, turns, bool(self._side_options)))
 
     def _frames(self):
         counter = 0
@@ -297,6 +341,7 @@ class VideoReader:
         for attempt in range(2):
             try:
                 for frame in self._decoder:
+                    self._record(frame)
                     if frame.pts is None or frame.pts < target:
                         continue
                     if frame.pts == target:
@@ -368,6 +413,37 @@ class VideoReader:
         if index >= len(self._pts):
             return None
         return self._to_array(self._decode(index))
+
+    def side_info(self, index):
+        """What the bitstream says of frame ``index``: its picture type and, for H.264,
+        its macroblock QP map.
+
+        Recorded when the frame is decoded (by :meth:`read`, or on the way to another
+        frame), so asking after a read decodes nothing; a frame not decoded lately is
+        decoded for it (not converted to RGB).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        FrameSideInfo or None
+            None past the end, or where the decoder reports neither a picture type nor
+            a QP map. ``qp`` is None for codecs other than H.264 (FFmpeg's HEVC decoder
+            exports none).
+
+        Raises
+        ------
+        ValueError
+            The frame cannot be decoded (message names the file and frame).
+        """
+        index = check_int(index, "index", minimum=0)
+        if index >= len(self._pts):
+            return None
+        if index not in self._side:
+            self._decode(index)
+        return self._side.get(index)
 
     def _to_array(self, frame):
         info = getattr(self, "info", None)

@@ -169,9 +169,15 @@ def _frames_only(src, owned, items):
 
 
 def check_job_kwargs(kwargs):
+    """TypeError for the options of :func:`mfsr.reconstruct` that the video job sets per
+    window (``reference``, ``motion``, ``picture_types``, ...)."""
     for name in ("reference", "motion", "frames", "return_history"):
         if name in kwargs:
             raise TypeError(f"{name} is set per window by reconstruct_video; do not pass it")
+    if "picture_types" in kwargs:
+        raise TypeError("picture_types is set per window by reconstruct_video, from the "
+                        "picture types the video's decoder reports "
+                        "(FrameSource.side_info); do not pass it")
 
 
 __all__ = ["reconstruct_video", "iter_reconstruct", "reach_segments", "check_job_options",

@@ -41,7 +41,7 @@ from ..pipeline.options import default_registration
 from ..registration.confidence import photometric_confidence
 from ..registration.flows import PairMotion
 from .tiles import reconstruct_tiled, tile_grid
-from .windows import FrameFailure, luma_of, window_indices, window_options
+from .windows import FrameFailure, luma_of, picture_type_of, window_indices, window_options
 
 #: LR frames in each output frame's own window (the anchors bring the rest).
 WINDOW = 3
@@ -321,7 +321,7 @@ def iter_recursive(source, scale, start, end, todo, max_memory, registration, ov
 
 def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase, todo,
                        max_memory, overlap, kwargs, stats):
-    frames, luma, unreadable = {}, {}, {}
+    frames, luma, unreadable, types = {}, {}, {}, {}
     n = len(source)
     for k in range(max(0, plan.first - radius), min(n, plan.last + radius + 1)):
         try:
@@ -331,6 +331,7 @@ def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase
             continue
         f = xp.asarray(f) if xp is not np else f
         frames[k], luma[k] = f, luma_of(f)
+        types[k] = picture_type_of(source, k)
     pairs = PairMotion(registration, xp=xp)
     windows = {}
 
@@ -340,7 +341,7 @@ def _recursive_segment(source, plan, scale, radius, xp, registration, psf, phase
             indices = [k for k in window_indices(t, n, WINDOW)[0] if k in frames]
             ref = indices.index(t)
             opts = window_options(xp.stack([frames[k] for k in indices]), luma, indices,
-                                   kwargs)
+                                   kwargs, types)
             windows[t] = (indices, pairs.motion(indices, ref, luma), opts)
             if stats is not None:
                 stats.setdefault("windows", {})[t] = list(indices)

@@ -8,7 +8,10 @@ its reference is composed from those pairwise flows
 (:class:`~mfsr.registration.flows.PairMotion`). Only the LR frames of the current window
 are held. With ``backend="cupy"`` the window is kept on the device (frames uploaded once
 each; luma, pair flows, their composition, noise and codec estimates and tiles computed
-there) and each HR frame comes to the host once, at the end.
+there) and each HR frame comes to the host once, at the end. Where the source reports
+each frame's picture type (a video file: :meth:`mfsr.io.FrameSource.side_info`), the
+window's codec model weighs its I, P and B frames by them
+(:func:`mfsr.degradation.codec.detect_codec`); a folder of frames has none.
 """
 from __future__ import annotations
 
@@ -63,6 +66,26 @@ def window_indices(center, n_frames, window=5):
     after = window - 1 - before
     lo, hi = max(0, center - before), min(n_frames - 1, center + after)
     return list(range(lo, hi + 1)), center - lo
+
+
+def picture_type_of(source, index):
+    """The picture type (``"I"``, ``"P"``, ``"B"``, ...) the source's bitstream gives
+    frame ``index``, or None (a folder of frames, a decoder that reports none, a source
+    without :meth:`~mfsr.io.FrameSource.side_info`).
+
+    Parameters
+    ----------
+    source : FrameSource
+    index : int
+        A frame already read (its side information was recorded then).
+
+    Returns
+    -------
+    str or None
+    """
+    side_info = getattr(source, "side_info", None)
+    info = side_info(index) if side_info is not None else None
+    return getattr(info, "picture_type", None)
 
 
 def luma_of(frame):
@@ -121,11 +144,11 @@ def iter_windows(source, scale, window, start, end, todo, max_memory, registrati
     if registration is None:
         registration = default_registration(xp)
     pairs = PairMotion(registration, xp=xp)
-    frames, luma, unreadable = {}, {}, {}
+    frames, luma, unreadable, types = {}, {}, {}, {}
     c = start
     while end is None or c < end:
         for k in [k for k in frames if k < c - before]:   # drop what left the window
-            del frames[k], luma[k]
+            del frames[k], luma[k], types[k]
         pairs.drop_before(c - before)
         # read ahead until the window is full or the video ends
         last = None
@@ -142,6 +165,7 @@ def iter_windows(source, scale, window, start, end, todo, max_memory, registrati
                     if xp is not np:        # uploaded once, where the window lives
                         f = xp.asarray(f)
                     frames[k], luma[k] = f, luma_of(f)
+                    types[k] = picture_type_of(source, k)
             last = k
         if last is None or last < c:      # past the end of the video
             if c == start:
@@ -161,20 +185,20 @@ def iter_windows(source, scale, window, start, end, todo, max_memory, registrati
             yield c, FrameFailure(c, unreadable[c])
         else:
             try:
-                hr = _reconstruct_window(frames, luma, indices, indices.index(c), pairs,
-                                         scale, max_memory, overlap, kwargs, stats)
+                hr = _reconstruct_window(frames, luma, types, indices, indices.index(c),
+                                         pairs, scale, max_memory, overlap, kwargs, stats)
             except Exception as exc:       # this frame fails; the job goes on
                 hr = FrameFailure(c, exc)
             yield c, hr
         c += 1
 
 
-def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, overlap,
-                        kwargs, stats):
+def _reconstruct_window(frames, luma, types, indices, ref, pairs, scale, max_memory,
+                        overlap, kwargs, stats):
     xp = get_array_module(frames[indices[ref]])
     stack = xp.stack([frames[k] for k in indices])
     motion = pairs.motion(indices, ref, luma)
-    opts = window_options(stack, luma, indices, kwargs)
+    opts = window_options(stack, luma, indices, kwargs, types)
     tiles = tile_grid(stack.shape[1:3], scale, len(indices), max_memory, overlap)
     if stats is not None:
         stats["tiles"] = len(tiles)
@@ -182,17 +206,41 @@ def _reconstruct_window(frames, luma, indices, ref, pairs, scale, max_memory, ov
     return reconstruct_tiled(stack, scale, motion, tiles, overlap, **opts)
 
 
-def window_options(stack, luma, indices, kwargs):
-    """``kwargs`` with the window's noise level (estimated from the luma of frames
-    ``indices`` unless given) and its codec model (from ``stack``, the window's frames):
-    one of each per window, shared by its tiles."""
+def window_options(stack, luma, indices, kwargs, picture_types=None):
+    """The reconstruction's options for one window, shared by its tiles.
+
+    Parameters
+    ----------
+    stack : array, shape (K, h, w[, 3])
+        The window's frames.
+    luma : dict
+        Luma of each frame by index.
+    indices : list of int
+        The window's frames' indices.
+    kwargs : dict
+        The job's options of :func:`mfsr.reconstruct`.
+    picture_types : dict, optional
+        Picture type (or None) of each frame by index, as :func:`picture_type_of` gives
+        it; used only when every frame of the window has one.
+
+    Returns
+    -------
+    dict
+        ``kwargs`` with the window's noise level (estimated from the luma of frames
+        ``indices`` unless given) and its codec model (from ``stack``, with the frames'
+        picture types where all are known, so that a decoded video's I frames weigh
+        more).
+    """
     xp = get_array_module(stack)
     opts = dict(kwargs)
     if opts.get("noise") is None:
         opts["noise"] = estimate_noise(xp.stack([luma[k] for k in indices]))
-    opts["codec"] = codec_model(stack, opts.get("codec", "auto"))
+    types = [picture_types.get(k) for k in indices] if picture_types else None
+    if types is not None and any(t is None for t in types):
+        types = None
+    opts["codec"] = codec_model(stack, opts.get("codec", "auto"), types)
     return opts
 
 
-__all__ = ["window_indices", "luma_of", "FrameFailure", "iter_windows", "window_options",
+__all__ = ["window_indices", "luma_of", "picture_type_of", "FrameFailure", "iter_windows", "window_options",
            "DEFAULT_WINDOW"]
